@@ -1,0 +1,41 @@
+# DD2424 Assignment 1: a one-layer softmax classifier on CIFAR-10, reproduced end to end.
+#
+# snakemake --cores all                      everything below
+# snakemake --cores 1 results/lam0.5_eta0.01/metrics.json   any (lambda, eta) by its target
+#
+# data/raw/cifar-10-python.tar.gz            downloaded, MD5-verified
+# data/raw/cifar-10-batches-py/*             extracted members
+# data/processed/cifar10.npz                 train/val/test, normalised with train statistics
+# results/gradcheck/gradcheck.{csv,md}       analytic gradients vs PyTorch and finite differences
+# results/lam{lam}_eta{eta}/history.csv      per epoch: train/val loss, cost, accuracy
+# results/lam{lam}_eta{eta}/model.npz        W, b
+# results/lam{lam}_eta{eta}/metrics.json     test accuracy, final numbers, seconds, status
+# results/lam{lam}_eta{eta}/{curves,weights}.png
+# results/figures/*.png                      across runs
+# results/summary.{csv,md}                   ours beside the report's numbers
+# results/report.md                          generated report (snakemake --report for HTML)
+# logs/<rule>/...                            one log per job
+
+
+from snakemake.utils import min_version
+
+min_version("9.0")
+
+
+configfile: "config/config.yaml"
+
+
+report: "workflow/report/workflow.rst"
+
+
+include: "workflow/rules/common.smk"
+include: "workflow/rules/data.smk"
+include: "workflow/rules/gradcheck.smk"
+include: "workflow/rules/train.smk"
+include: "workflow/rules/report.smk"
+
+
+rule all:
+    default_target: True
+    input:
+        all_targets(),

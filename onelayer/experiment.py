@@ -1,0 +1,83 @@
+"""One run of the assignment end to end: train with (lam, eta), evaluate on the test set once,
+and write the run folder (history.csv, model.npz, metrics.json).
+
+metrics.json is written last, so a run folder with metrics.json is complete.
+"""
+
+from __future__ import annotations
+
+import csv
+import io
+import logging
+from pathlib import Path
+
+import numpy as np
+
+from onelayer import model
+from onelayer.atomic import write_json, write_npz, write_text
+from onelayer.preprocess import load_processed
+from onelayer.train import HISTORY_COLUMNS, TrainResult, train
+
+log = logging.getLogger(__name__)
+
+
+def history_csv(history: list[dict]) -> str:
+    """The per-epoch history as CSV text; floats in repr form so reruns compare byte for byte."""
+    buf = io.StringIO()
+    writer = csv.DictWriter(buf, fieldnames=HISTORY_COLUMNS, lineterminator="\n")
+    writer.writeheader()
+    for row in history:
+        writer.writerow({k: repr(v) if isinstance(v, float) else v for k, v in row.items()})
+    return buf.getvalue()
+
+
+def _finite_or_none(x: float) -> float | None:
+    return float(x) if np.isfinite(x) else None
+
+
+def metrics(result: TrainResult, test_accuracy: float | None, settings: dict) -> dict:
+    last = result.history[-1]
+    diverged = result.diverged_epoch is not None
+    return {
+        **settings,
+        "status": "diverged" if diverged else "ok",
+        "diverged_epoch": result.diverged_epoch,
+        "epochs_run": len(result.history),
+        # None when diverged: a number from exploded weights would look valid and is not.
+        "test_accuracy": None if diverged else round(100 * test_accuracy, 4),
+        **{f"final_{k}": _finite_or_none(v) for k, v in last.items() if k != "epoch"},
+        "train_seconds": round(result.seconds, 4),
+    }
+
+
+def run(
+    data_path: str | Path,
+    lam: float,
+    eta: float,
+    out_dir: str | Path,
+    n_batch: int = 100,
+    n_epochs: int = 40,
+    seed: int = 42,
+    dtype: str = "float32",
+    diverge_factor: float = 100.0,
+) -> dict:
+    """Train one configuration on the preprocessed data and write its run folder."""
+    out_dir = Path(out_dir)
+    data = load_processed(data_path)
+    as_dtype = lambda a: np.asfortranarray(a, dtype=dtype)  # noqa: E731 - keeps images contiguous
+    settings = dict(lam=lam, eta=eta, n_batch=n_batch, n_epochs=n_epochs, seed=seed, dtype=dtype)
+    log.info("training %s", settings)
+    result = train(
+        as_dtype(data["X_train"]), data["y_train"], as_dtype(data["X_val"]), data["y_val"],
+        lam=lam, eta=eta, n_batch=n_batch, n_epochs=n_epochs, seed=seed,
+        diverge_factor=diverge_factor,
+    )  # fmt: skip
+    test_acc = None
+    if result.diverged_epoch is None:
+        test_acc = model.accuracy(model.scores(result.W, result.b, as_dtype(data["X_test"])), data["y_test"])
+        log.info("test accuracy %.2f %% after %.2f s of training", 100 * test_acc, result.seconds)
+    out = metrics(result, test_acc, settings)
+    write_text(out_dir / "history.csv", history_csv(result.history))
+    write_npz(out_dir / "model.npz", W=result.W, b=result.b)
+    write_json(out_dir / "metrics.json", out)
+    return out

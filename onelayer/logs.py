@@ -1,0 +1,30 @@
+"""How workflow scripts report: progress to the job's log file and to stderr, and a user error
+as its message alone (no traceback), with a non-zero exit so that Snakemake fails the job."""
+
+from __future__ import annotations
+
+import logging
+import sys
+from typing import Callable
+
+from onelayer.errors import PipelineError
+
+FORMAT = "%(asctime)s %(levelname)s %(name)s: %(message)s"
+
+
+def run_logged(log_path: str, main: Callable[[], object]) -> None:
+    """Run ``main`` with logging to ``log_path``; turn a PipelineError into a clean exit 1."""
+    handlers = [logging.FileHandler(log_path, mode="w"), logging.StreamHandler(sys.stderr)]
+    logging.basicConfig(level=logging.INFO, format=FORMAT, handlers=handlers, force=True)
+    logging.captureWarnings(True)
+    log = logging.getLogger("onelayer")
+    try:
+        main()
+    except PipelineError as err:
+        log.error("%s", err)
+        logging.shutdown()
+        sys.exit(1)
+    except Exception:
+        log.exception("unexpected error")
+        logging.shutdown()
+        raise

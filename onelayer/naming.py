@@ -1,0 +1,41 @@
+"""Run names: one folder per (lambda, eta), ``lam{lam}_eta{eta}`` with numbers as format(x, "g").
+
+The same pair always maps to the same folder, and a folder name that is not a valid pair is
+refused with a message that says why, before any job starts.
+"""
+
+from __future__ import annotations
+
+import math
+
+from onelayer.errors import RunNameError
+
+
+def run_name(lam: float, eta: float) -> str:
+    return f"lam{format(lam, 'g')}_eta{format(eta, 'g')}"
+
+
+def parse_value(text: str, name: str, positive: bool) -> float:
+    """The float a wildcard holds; refuses non-numbers, negatives, and non-canonical spellings."""
+    where = f"{name}={text!r}"
+    try:
+        value = float(text)
+    except ValueError:
+        raise RunNameError(f"{where} is not a number (run folders look like lam0.1_eta0.001)") from None
+    if not math.isfinite(value):
+        raise RunNameError(f"{where} must be a finite number")
+    if positive and value <= 0:
+        raise RunNameError(f"{where}: {name} must be > 0")
+    if value < 0 or math.copysign(1.0, value) < 0:
+        raise RunNameError(f"{where}: {name} must be >= 0")
+    canonical = format(value, "g")
+    if text != canonical:
+        raise RunNameError(
+            f"{where}: write the number as {canonical!r} so that each run has one folder"
+        )
+    return value
+
+
+def parse_run(lam: str, eta: str) -> tuple[float, float]:
+    """(lam, eta) from the two wildcards of ``results/lam{lam}_eta{eta}/``."""
+    return parse_value(lam, "lam", positive=False), parse_value(eta, "eta", positive=True)

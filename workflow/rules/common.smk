@@ -1,0 +1,60 @@
+# Config validation and the helpers the rule files share.
+
+import re
+
+from snakemake.exceptions import WorkflowError
+from snakemake.utils import validate
+
+from onelayer.cifar10 import FOLDER, MEMBERS
+from onelayer.errors import RunNameError
+from onelayer.naming import parse_run, run_name
+
+# YAML 1.1 reads 1e-3 (no dot) as a string; take such a string as the number it spells.
+_NUMBER = re.compile(r"[-+]?(\d+\.?\d*|\.\d+)([eE][-+]?\d+)?")
+
+
+def _numbers(items, keys):
+    for item in items or []:
+        for key in keys:
+            value = item.get(key) if isinstance(item, dict) else None
+            if isinstance(value, str) and _NUMBER.fullmatch(value.strip()):
+                item[key] = float(value)
+
+
+_numbers(config.get("runs"), ["lam", "eta"])
+_numbers(config.get("reference"), ["lam", "eta", "test_accuracy"])
+_numbers((config.get("gradcheck") or {}).get("cases"), ["lam"])
+_numbers([config.get("gradcheck")], ["h", "abs_tol", "rel_tol", "fd_abs_tol", "fd_rel_tol"])
+_numbers([config.get("train")], ["diverge_factor"])
+
+validate(config, schema="../schemas/config.schema.yaml")
+
+
+wildcard_constraints:
+    lam=r"[^/_]+",
+    eta=r"[^/_]+",
+
+
+RAW = "data/raw"
+BATCHES = f"{RAW}/{FOLDER}"
+DATA = "data/processed/cifar10.npz"
+
+
+def run_dirs():
+    """The run folder of every (lam, eta) pair in config, in config order."""
+    return [f"results/{run_name(r['lam'], r['eta'])}" for r in config["runs"]]
+
+
+def run_params(wildcards):
+    """(lam, eta) of a target's wildcards, refused with a clear message when not valid."""
+    try:
+        return parse_run(wildcards.lam, wildcards.eta)
+    except RunNameError as err:
+        raise WorkflowError(f"bad run folder 'lam{wildcards.lam}_eta{wildcards.eta}': {err}")
+
+
+def all_targets():
+    return [
+        "results/summary.csv",
+        "results/summary.md",
+    ] + [f"{d}/metrics.json" for d in run_dirs()]

@@ -1,0 +1,37 @@
+rule download_cifar10:
+    output:
+        archive=f"{RAW}/cifar-10-python.tar.gz",
+    params:
+        url=config["cifar10"]["url"],
+        md5=config["cifar10"]["md5"],
+    log:
+        "logs/download_cifar10.log",
+    script:
+        "../scripts/download.py"
+
+
+rule extract_cifar10:
+    input:
+        archive=rules.download_cifar10.output.archive,
+    output:
+        members=expand(f"{BATCHES}/{{member}}", member=MEMBERS),
+    params:
+        md5=config["cifar10"]["md5"],
+    log:
+        "logs/extract_cifar10.log",
+    script:
+        "../scripts/extract.py"
+
+
+rule preprocess:
+    input:
+        train=[f"{BATCHES}/data_batch_1"],
+        val=[f"{BATCHES}/data_batch_2"],
+        test=[f"{BATCHES}/test_batch"],
+        meta=f"{BATCHES}/batches.meta",
+    output:
+        data=DATA,
+    log:
+        "logs/preprocess.log",
+    script:
+        "../scripts/preprocess.py"

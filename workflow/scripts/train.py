@@ -1,0 +1,15 @@
+"""Train and evaluate one (lambda, eta) configuration (rule train)."""
+
+from onelayer.experiment import run
+from onelayer.logs import run_logged
+
+run_logged(
+    snakemake.log[0],
+    lambda: run(
+        snakemake.input.data,
+        lam=snakemake.params.lam,
+        eta=snakemake.params.eta,
+        out_dir=snakemake.params.out_dir,
+        **snakemake.params.train,
+    ),
+)
