@@ -40,10 +40,10 @@ def summary_table(metrics: list[dict], reference: list[dict]) -> pd.DataFrame:
     return pd.DataFrame(rows, columns=COLUMNS)
 
 
-def _fmt(value, spec: str) -> str:
+def _fmt(value, spec: str, unit: str = "") -> str:
     if value is None or (isinstance(value, float) and math.isnan(value)):
         return "–"
-    return format(value, spec)
+    return format(value, spec) + unit
 
 
 def markdown(table: pd.DataFrame) -> str:
@@ -53,8 +53,8 @@ def markdown(table: pd.DataFrame) -> str:
     ]
     for r in table.itertuples():
         lines.append(
-            f"| {r.lam:g} | {r.eta:g} | {_fmt(r.test_accuracy, '.2f')} % "
-            f"| {_fmt(r.report_accuracy, '.2f')} % | {_fmt(r.difference, '+.2f')} "
+            f"| {r.lam:g} | {r.eta:g} | {_fmt(r.test_accuracy, '.2f', ' %')} "
+            f"| {_fmt(r.report_accuracy, '.2f', ' %')} | {_fmt(r.difference, '+.2f')} "
             f"| {_fmt(r.final_train_cost, '.4f')} | {r.status} |"
         )
     return "\n".join(lines) + "\n"

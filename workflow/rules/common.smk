@@ -57,4 +57,7 @@ def all_targets():
     return [
         "results/summary.csv",
         "results/summary.md",
-    ] + [f"{d}/metrics.json" for d in run_dirs()]
+        "results/report.md",
+        *rules.overview_figures.output,
+        *[f"{d}/{f}.png" for d in run_dirs() for f in ("curves", "weights")],
+    ]

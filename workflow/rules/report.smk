@@ -1,3 +1,30 @@
+rule plot_run:
+    input:
+        metrics="results/lam{lam}_eta{eta}/metrics.json",
+        history="results/lam{lam}_eta{eta}/history.csv",
+        model="results/lam{lam}_eta{eta}/model.npz",
+        data=DATA,
+    output:
+        curves=report(
+            "results/lam{lam}_eta{eta}/curves.png",
+            caption="../report/curves.rst",
+            category="Runs",
+            subcategory="lam{lam}_eta{eta}",
+            labels={"run": "lam{lam}_eta{eta}", "figure": "loss and cost"},
+        ),
+        weights=report(
+            "results/lam{lam}_eta{eta}/weights.png",
+            caption="../report/weights.rst",
+            category="Runs",
+            subcategory="lam{lam}_eta{eta}",
+            labels={"run": "lam{lam}_eta{eta}", "figure": "learned weights"},
+        ),
+    log:
+        "logs/plot_run/lam{lam}_eta{eta}.log",
+    script:
+        "../scripts/plot_run.py"
+
+
 rule summary:
     input:
         metrics=[f"{d}/metrics.json" for d in run_dirs()],
@@ -6,6 +33,7 @@ rule summary:
             "results/summary.csv",
             caption="../report/summary.rst",
             category="Summary",
+            labels={"table": "test accuracy"},
         ),
         md="results/summary.md",
     params:
@@ -14,3 +42,52 @@ rule summary:
         "logs/summary.log",
     script:
         "../scripts/summary.py"
+
+
+rule overview_figures:
+    input:
+        metrics=[f"{d}/metrics.json" for d in run_dirs()],
+        summary=rules.summary.output.csv,
+        data=DATA,
+    output:
+        curves=report(
+            "results/figures/overview_curves.png",
+            caption="../report/overview_curves.rst",
+            category="Summary",
+            labels={"figure": "all curves"},
+        ),
+        weights=report(
+            "results/figures/overview_weights.png",
+            caption="../report/overview_weights.rst",
+            category="Summary",
+            labels={"figure": "all weights"},
+        ),
+        accuracy=report(
+            "results/figures/accuracy.png",
+            caption="../report/accuracy.rst",
+            category="Summary",
+            labels={"figure": "test accuracy"},
+        ),
+    log:
+        "logs/overview_figures.log",
+    script:
+        "../scripts/overview.py"
+
+
+rule report_md:
+    input:
+        metrics=[f"{d}/metrics.json" for d in run_dirs()],
+        figures=[f"{d}/{f}.png" for d in run_dirs() for f in ("curves", "weights")],
+        overview=rules.overview_figures.output,
+        summary=rules.summary.output.md,
+        gradcheck=report(
+            rules.gradcheck.output.md,
+            caption="../report/gradcheck.rst",
+            category="Gradient check",
+        ),
+    output:
+        report="results/report.md",
+    log:
+        "logs/report_md.log",
+    script:
+        "../scripts/report_md.py"

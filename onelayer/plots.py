@@ -1,0 +1,128 @@
+"""Figures of the report: loss/cost curves and learned weights per run, and overviews across runs.
+
+All figures use the non-interactive Agg backend, fixed sizes and DPI, and PNG metadata without
+a timestamp, so the same inputs give the same file.
+"""
+
+from __future__ import annotations
+
+import math
+
+import matplotlib
+
+matplotlib.use("Agg")
+import matplotlib.pyplot as plt  # noqa: E402
+import numpy as np  # noqa: E402
+import pandas as pd  # noqa: E402
+
+from onelayer.atomic import atomic_path  # noqa: E402
+
+DPI = 100
+PNG_METADATA = {"Software": None}  # no version or date stamp: reruns give the same bytes
+
+
+def save(fig, path) -> None:
+    with atomic_path(path, suffix=".png") as tmp:
+        fig.savefig(tmp, dpi=DPI, format="png", metadata=PNG_METADATA)
+    plt.close(fig)
+
+
+def run_title(lam: float, eta: float, diverged_epoch: int | None = None) -> str:
+    title = f"λ = {lam:g}, η = {eta:g}"
+    return title + (f" (diverged at epoch {diverged_epoch})" if diverged_epoch else "")
+
+
+def _curves_on(axes, history: pd.DataFrame, label_prefix: str = "") -> None:
+    for ax, what in zip(axes, ("loss", "cost")):
+        for split, style in (("train", "-"), ("val", "--")):
+            name = "training" if split == "train" else "validation"
+            ax.plot(history["epoch"], history[f"{split}_{what}"], style, label=f"{label_prefix}{name}")
+        ax.set_xlabel("epoch")
+        ax.set_ylabel(what)
+        ax.grid(alpha=0.3)
+
+
+def curves(history: pd.DataFrame, lam: float, eta: float, path, diverged_epoch=None) -> None:
+    """Loss (left) and cost (right), training vs validation, over the epochs."""
+    fig, axes = plt.subplots(1, 2, figsize=(10, 4), constrained_layout=True)
+    _curves_on(axes, history)
+    axes[0].set_title("loss")
+    axes[1].set_title("cost (loss + λ‖W‖²)")
+    axes[0].legend()
+    fig.suptitle(run_title(lam, eta, diverged_epoch))
+    save(fig, path)
+
+
+def weight_images(W: np.ndarray) -> np.ndarray:
+    """K x 32 x 32 x 3 images: row i of W as (3, 32, 32) moved to channels last, each min-max
+    normalised on its own to [0, 1]."""
+    imgs = W.reshape(W.shape[0], 3, 32, 32).transpose(0, 2, 3, 1).astype(np.float64)
+    lo = imgs.min(axis=(1, 2, 3), keepdims=True)
+    hi = imgs.max(axis=(1, 2, 3), keepdims=True)
+    return (imgs - lo) / np.where(hi > lo, hi - lo, 1.0)
+
+
+def _weights_row(axes, W: np.ndarray, label_names) -> None:
+    finite = np.all(np.isfinite(W))
+    imgs = weight_images(W) if finite else None
+    for i, ax in enumerate(axes):
+        if finite:
+            ax.imshow(imgs[i], interpolation="nearest")
+        else:
+            ax.text(0.5, 0.5, "not finite", ha="center", va="center", fontsize=8)
+        ax.set_title(label_names[i], fontsize=9)
+        ax.set_xticks([])
+        ax.set_yticks([])
+
+
+def weights(W: np.ndarray, label_names, lam: float, eta: float, path, diverged_epoch=None) -> None:
+    """The ten rows of W as 32 x 32 colour images, titled with the class names."""
+    fig, axes = plt.subplots(1, len(label_names), figsize=(12, 1.9), constrained_layout=True)
+    _weights_row(axes, W, label_names)
+    fig.suptitle(run_title(lam, eta, diverged_epoch))
+    save(fig, path)
+
+
+def overview_curves(runs: list[dict], path) -> None:
+    """One row per run: its loss and cost curves, with shared y axes per column."""
+    fig, axes = plt.subplots(
+        len(runs), 2, figsize=(10, 2.6 * len(runs) + 0.6), squeeze=False, constrained_layout=True
+    )
+    for row, run in zip(axes, runs):
+        _curves_on(row, run["history"])
+        row[0].set_title(f"loss, {run_title(run['lam'], run['eta'], run.get('diverged_epoch'))}")
+        row[1].set_title("cost")
+    axes[0][0].legend()
+    save(fig, path)
+
+
+def overview_weights(runs: list[dict], label_names, path) -> None:
+    """One row of class images per run."""
+    fig, axes = plt.subplots(
+        len(runs), len(label_names), figsize=(12, 1.6 * len(runs) + 0.4), squeeze=False,
+        constrained_layout=True,
+    )  # fmt: skip
+    for row, run in zip(axes, runs):
+        _weights_row(row, run["W"], label_names)
+        row[0].set_ylabel(run_title(run["lam"], run["eta"]), rotation=0, ha="right", fontsize=9)
+    save(fig, path)
+
+
+def accuracy_bars(summary: pd.DataFrame, path) -> None:
+    """Test accuracy per run, ours beside the report's; a diverged run is marked as such."""
+    fig, ax = plt.subplots(figsize=(8, 4), constrained_layout=True)
+    x = np.arange(len(summary))
+    width = 0.38
+    ours = [v if v is not None and not math.isnan(v) else 0.0 for v in summary["test_accuracy"]]
+    ref = [v if v is not None and not math.isnan(v) else 0.0 for v in summary["report_accuracy"]]
+    ax.bar(x - width / 2, ours, width, label="this pipeline")
+    ax.bar(x + width / 2, ref, width, label="report")
+    for xi, v, status in zip(x, ours, summary["status"]):
+        label = f"{v:.2f}" if status == "ok" else "diverged"
+        ax.text(xi - width / 2, v + 0.5, label, ha="center", fontsize=8)
+    ax.set_xticks(x, [run_title(lam, eta) for lam, eta in zip(summary["lam"], summary["eta"])])
+    ax.set_ylabel("test accuracy (%)")
+    ax.set_ylim(0, max([*ours, *ref, 10]) * 1.15)
+    ax.legend(loc="lower right")
+    ax.grid(axis="y", alpha=0.3)
+    save(fig, path)

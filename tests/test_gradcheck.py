@@ -1,0 +1,88 @@
+"""The gradient check passes on the real gradients and fails, by name, on broken ones."""
+
+import numpy as np
+import pytest
+
+from onelayer import gradcheck, model
+from onelayer.errors import GradientCheckError
+
+
+@pytest.fixture(scope="module")
+def data():
+    rng = np.random.default_rng(0)
+    return np.asfortranarray(rng.normal(size=(3072, 30))), rng.integers(0, 10, size=30)
+
+
+CASES = [
+    gradcheck.Case("small", d=10, n=3, lam=0.0),
+    gradcheck.Case("small_lam", d=10, n=3, lam=0.1),
+    gradcheck.Case("full", d=3072, n=30, lam=1.0, fd_entries=40),
+]
+
+
+def rows_for(data, analytic=model.gradients, cases=CASES):
+    return [r for c in cases for r in gradcheck.run_case(c, *data, analytic=analytic)]
+
+
+def test_real_gradients_pass(data):
+    rows = rows_for(data)
+    assert len(rows) == 4 * len(CASES)
+    assert all(r["passed"] for r in rows)
+    assert max(r["max_abs_diff"] for r in rows if r["method"] == "torch") < 1e-10
+    gradcheck.check(rows)  # raises nothing
+
+
+def without_l2_term(W, b, X, y, lam):
+    gW, gb = model.gradients(W, b, X, y, lam)
+    return gW - 2 * lam * W, gb
+
+
+def flipped_bias(W, b, X, y, lam):
+    gW, gb = model.gradients(W, b, X, y, lam)
+    return gW, -gb
+
+
+def transposed_sign(W, b, X, y, lam):
+    gW, gb = model.gradients(W, b, X, y, lam)
+    return -gW, gb
+
+
+@pytest.mark.parametrize(
+    "broken, failing",
+    [
+        (without_l2_term, {("small_lam", "W"), ("full", "W")}),  # lam = 0 cannot see it
+        (flipped_bias, {("small", "b"), ("small_lam", "b"), ("full", "b")}),
+        (transposed_sign, {("small", "W"), ("small_lam", "W"), ("full", "W")}),
+    ],
+)
+def test_broken_gradients_fail_by_name(data, broken, failing):
+    rows = rows_for(data, analytic=broken)
+    failed = {(r["case"], r["param"]) for r in rows if not r["passed"]}
+    assert failed == failing
+    # both references catch it on their own
+    for case, param in failing:
+        assert {r["method"] for r in rows if (r["case"], r["param"]) == (case, param) and not r["passed"]} == {
+            "torch",
+            "finite_diff",
+        }
+    with pytest.raises(GradientCheckError, match=r"case '(small_lam|small|full)', torch, d[Wb]: max abs diff"):
+        gradcheck.check(rows)
+
+
+def test_torch_and_finite_differences_agree(data):
+    W, b, X, y = gradcheck.case_data(gradcheck.Case("c", 50, 10, 0.3), *data, seed=1)
+    tW, tb = gradcheck.torch_gradients(W, b, X, y, 0.3)
+    fW, fb, mask = gradcheck.finite_difference_gradients(W, b, X, y, 0.3)
+    assert mask.all()
+    assert np.allclose(tW, fW, atol=1e-8) and np.allclose(tb, fb, atol=1e-8)
+
+
+def test_nan_gradient_fails():
+    rows = [dict(case="c", method="torch", param="W", max_abs_diff=float("nan"), max_rel_err=0.0,
+                 abs_tol=1e-6, rel_tol=1e-6, passed=bool(float("nan") <= 1e-6))]  # fmt: skip
+    assert gradcheck.failures(rows)
+
+
+def test_case_larger_than_data_is_named(data):
+    with pytest.raises(ValueError, match="case big: needs d=10, n=99"):
+        gradcheck.case_data(gradcheck.Case("big", 10, 99, 0.0), *data, seed=0)

@@ -1,0 +1,84 @@
+"""Training: the author's semantics, checked against an independent plain loop of the spec."""
+
+import numpy as np
+import pytest
+
+from onelayer import model
+from onelayer.train import train
+
+
+def learnable(d=30, n=200, K=10, seed=0, dtype=np.float64):
+    rng = np.random.default_rng(seed)
+    y = rng.integers(0, K, size=n)
+    centres = rng.normal(size=(d, K))
+    X = centres[:, y] + 0.5 * rng.normal(size=(d, n))
+    return np.asfortranarray(X.astype(dtype)), y
+
+
+def reference_loop(X, y, lam, eta, n_batch, n_epochs, seed, K=10):
+    """The spec written the plain way: X d x n, Y one-hot, a second default_rng(seed) for shuffles."""
+    d, n = X.shape
+    W = 0.01 * np.random.default_rng(seed).standard_normal(size=(K, d))
+    b = np.zeros((K, 1))
+    Y = model.one_hot(y, K)
+    rng = np.random.default_rng(seed)
+    for _ in range(n_epochs):
+        perm = rng.permutation(n)
+        for j in range(n // n_batch):
+            idx = perm[j * n_batch : (j + 1) * n_batch]
+            Xb, Yb = X[:, idx], Y[:, idx]
+            S = W @ Xb + b
+            P = np.exp(S - S.max(0)) / np.exp(S - S.max(0)).sum(0)
+            G = P - Yb
+            gW = G @ Xb.T / n_batch + 2 * lam * W
+            gb = G.mean(axis=1, keepdims=True)
+            W, b = W - eta * gW, b - eta * gb
+    return W, b
+
+
+@pytest.mark.parametrize("lam, eta", [(0.0, 0.05), (0.1, 0.01)])
+def test_matches_plain_reference_loop(lam, eta):
+    X, y = learnable()
+    r = train(X, y, X, y, lam=lam, eta=eta, n_batch=20, n_epochs=3, seed=7)
+    W_ref, b_ref = reference_loop(X, y, lam, eta, 20, 3, seed=7)
+    assert np.allclose(r.W, W_ref, atol=1e-12) and np.allclose(r.b, b_ref, atol=1e-12)
+
+
+def test_history_has_one_row_per_epoch_with_consistent_cost():
+    X, y = learnable()
+    r = train(X, y, X[:, :50], y[:50], lam=0.5, eta=0.01, n_batch=10, n_epochs=4, seed=1)
+    assert [h["epoch"] for h in r.history] == [1, 2, 3, 4]
+    last = r.history[-1]
+    assert last["train_cost"] == pytest.approx(last["train_loss"] + 0.5 * np.sum(r.W**2))
+    assert last["val_loss"] == pytest.approx(model.cross_entropy(model.scores(r.W, r.b, X[:, :50]), y[:50]))
+    assert r.history[-1]["train_loss"] < r.history[0]["train_loss"]
+    assert r.history[-1]["train_accuracy"] > 0.5  # the data is learnable
+
+
+def test_same_inputs_same_numbers_float32():
+    X, y = learnable(dtype=np.float32)
+    a = train(X, y, X, y, lam=0.1, eta=0.01, n_batch=20, n_epochs=2, seed=3)
+    b = train(X, y, X, y, lam=0.1, eta=0.01, n_batch=20, n_epochs=2, seed=3)
+    assert a.W.dtype == np.float32
+    assert np.array_equal(a.W, b.W) and a.history == b.history
+
+
+def test_every_configuration_starts_from_the_same_W():
+    X, y = learnable()
+    a = train(X, y, X, y, lam=0.0, eta=1e-12, n_batch=20, n_epochs=1, seed=42)
+    W0, _ = model.init_params(10, X.shape[0], 42)
+    assert np.allclose(a.W, W0, atol=1e-9)
+
+
+def test_divergence_is_detected_and_training_stops():
+    X, y = learnable()
+    y = np.random.default_rng(9).permutation(y)  # labels unrelated to X: no W fits them
+    r = train(X * 100, y, X, y, lam=0.0, eta=1e4, n_batch=20, n_epochs=10, seed=0)
+    assert r.diverged_epoch == 1
+    assert len(r.history) == 1
+
+
+def test_n_batch_larger_than_training_set_is_refused():
+    X, y = learnable(n=30)
+    with pytest.raises(ValueError, match="n_batch must be between 1 and the training set size 30"):
+        train(X, y, X, y, lam=0.0, eta=0.1, n_batch=31, n_epochs=1)
