@@ -1,10 +1,13 @@
 # Config validation and the helpers the rule files share.
 
+import os
 import re
+import sys
 
 from snakemake.exceptions import WorkflowError
 from snakemake.utils import validate
 
+sys.path.insert(0, workflow.basedir)  # the onelayer package of this checkout, installed or not
 from onelayer.cifar10 import FOLDER, MEMBERS
 from onelayer.errors import RunNameError
 from onelayer.naming import parse_run, run_name
@@ -28,6 +31,13 @@ _numbers([config.get("gradcheck")], ["h", "abs_tol", "rel_tol", "fd_abs_tol", "f
 _numbers([config.get("train")], ["diverge_factor"])
 
 validate(config, schema="../schemas/config.schema.yaml")
+
+# Jobs import the onelayer package from this checkout even where it is not installed (as in
+# the --use-conda environments, which hold only its dependencies). Each job's own Snakemake,
+# on a cluster node too, evaluates this file again, so the setting travels with the workflow.
+os.environ.update(
+    PYTHONPATH=os.pathsep.join(p for p in (workflow.basedir, os.environ.get("PYTHONPATH")) if p)
+)
 
 
 wildcard_constraints:

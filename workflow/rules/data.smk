@@ -1,11 +1,13 @@
 rule download_cifar10:
     output:
         archive=f"{RAW}/cifar-10-python.tar.gz",
+    log:
+        "logs/download_cifar10.log",
+    conda:
+        "../envs/onelayer.yaml"
     params:
         url=config["cifar10"]["url"],
         md5=config["cifar10"]["md5"],
-    log:
-        "logs/download_cifar10.log",
     script:
         "../scripts/download.py"
 
@@ -15,10 +17,12 @@ rule extract_cifar10:
         archive=rules.download_cifar10.output.archive,
     output:
         members=expand(f"{BATCHES}/{{member}}", member=MEMBERS),
-    params:
-        md5=config["cifar10"]["md5"],
     log:
         "logs/extract_cifar10.log",
+    conda:
+        "../envs/onelayer.yaml"
+    params:
+        md5=config["cifar10"]["md5"],
     script:
         "../scripts/extract.py"
 
@@ -33,5 +37,7 @@ rule preprocess:
         data=DATA,
     log:
         "logs/preprocess.log",
+    conda:
+        "../envs/onelayer.yaml"
     script:
         "../scripts/preprocess.py"

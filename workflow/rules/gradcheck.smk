@@ -4,9 +4,11 @@ rule gradcheck:
     output:
         csv="results/gradcheck/gradcheck.csv",
         md="results/gradcheck/gradcheck.md",
-    params:
-        settings=config["gradcheck"],
     log:
         "logs/gradcheck.log",
+    conda:
+        "../envs/onelayer.yaml"
+    params:
+        settings=config["gradcheck"],
     script:
         "../scripts/gradcheck.py"

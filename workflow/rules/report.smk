@@ -21,6 +21,8 @@ rule plot_run:
         ),
     log:
         "logs/plot_run/lam{lam}_eta{eta}.log",
+    conda:
+        "../envs/onelayer.yaml"
     script:
         "../scripts/plot_run.py"
 
@@ -36,10 +38,12 @@ rule summary:
             labels={"table": "test accuracy"},
         ),
         md="results/summary.md",
-    params:
-        reference=config["reference"],
     log:
         "logs/summary.log",
+    conda:
+        "../envs/onelayer.yaml"
+    params:
+        reference=config["reference"],
     script:
         "../scripts/summary.py"
 
@@ -70,6 +74,8 @@ rule overview_figures:
         ),
     log:
         "logs/overview_figures.log",
+    conda:
+        "../envs/onelayer.yaml"
     script:
         "../scripts/overview.py"
 
@@ -89,5 +95,7 @@ rule report_md:
         report="results/report.md",
     log:
         "logs/report_md.log",
+    conda:
+        "../envs/onelayer.yaml"
     script:
         "../scripts/report_md.py"

@@ -1,5 +1,7 @@
 """Train and evaluate one (lambda, eta) configuration (rule train)."""
 
+from pathlib import Path
+
 from onelayer.experiment import run
 from onelayer.logs import run_logged
 
@@ -9,7 +11,7 @@ run_logged(
         snakemake.input.data,
         lam=snakemake.params.lam,
         eta=snakemake.params.eta,
-        out_dir=snakemake.params.out_dir,
+        out_dir=Path(snakemake.output.metrics).parent,
         **snakemake.params.train,
     ),
 )

@@ -1,0 +1,97 @@
+"""Real Snakemake runs on a tiny official-format archive served from 127.0.0.1."""
+
+import csv
+import json
+import re
+
+import pytest
+from conftest import copy_workflow, snakemake, tiny_config, write_config
+
+pytestmark = pytest.mark.slow
+
+RUNS = ["lam0_eta0.01", "lam0.1_eta0.01"]
+
+
+def test_full_dag_makes_every_target(finished_workflow):
+    wd, _, proc = finished_workflow
+    for run in RUNS:
+        for f in ("history.csv", "model.npz", "metrics.json", "curves.png", "weights.png"):
+            assert (wd / "results" / run / f).stat().st_size > 0, (run, f)
+        m = json.loads((wd / "results" / run / "metrics.json").read_text())
+        assert m["status"] == "ok" and m["epochs_run"] == 3 and 0 <= m["test_accuracy"] <= 100
+        assert m["n_batch"] == 20 and m["seed"] == 42 and m["train_seconds"] > 0
+        with open(wd / "results" / run / "history.csv") as f:
+            rows = list(csv.DictReader(f))
+        assert [r["epoch"] for r in rows] == ["1", "2", "3"]
+    for f in ("summary.csv", "summary.md", "report.md", "figures/overview_curves.png",
+              "figures/overview_weights.png", "figures/accuracy.png"):  # fmt: skip
+        assert (wd / "results" / f).exists(), f
+    with open(wd / "results" / "gradcheck" / "gradcheck.csv") as f:
+        assert all(r["passed"] == "True" for r in csv.DictReader(f))
+    summary = (wd / "results" / "summary.md").read_text()
+    assert "| 0 | 0.01 |" in summary and "30.00 %" in summary  # the reference number from config
+    for log in ("download_cifar10", "extract_cifar10", "preprocess", "gradcheck", "summary"):
+        assert (wd / "logs" / f"{log}.log").exists(), log
+    assert "epoch   3/3" in (wd / "logs" / "train" / "lam0_eta0.01.log").read_text()
+    assert "verified MD5" in (wd / "logs" / "download_cifar10.log").read_text()
+
+
+def test_second_run_has_nothing_to_do(finished_workflow):
+    wd, config, _ = finished_workflow
+    proc = snakemake(wd, "--cores", "2", "--configfile", str(config))
+    assert "Nothing to be done" in proc.out
+
+
+def test_dry_run_lists_jobs_and_writes_nothing(tmp_path, tiny_archive):
+    url, md5, _ = tiny_archive
+    wd = copy_workflow(tmp_path)
+    config = write_config(wd, tiny_config(url, md5))
+    proc = snakemake(wd, "-n", "--cores", "1", "--configfile", str(config))
+    assert re.search(r"^train\s+2$", proc.out, re.M) and re.search(r"^download_cifar10\s+1$", proc.out, re.M)
+    assert not (wd / "data").exists() and not (wd / "results").exists()
+
+
+def test_rulegraph_puts_gradcheck_before_training(tmp_path, tiny_archive):
+    url, md5, _ = tiny_archive
+    wd = copy_workflow(tmp_path)
+    config = write_config(wd, tiny_config(url, md5))
+    dot = snakemake(wd, "--rulegraph", "--configfile", str(config)).out
+    ids = dict((name, i) for i, name in re.findall(r'(\d+)\[label = "(\w+)"', dot))
+    assert f"{ids['gradcheck']} -> {ids['train']}" in dot
+    assert f"{ids['preprocess']} -> {ids['gradcheck']}" in dot
+
+
+def test_a_pair_not_in_config_trains_by_its_target(finished_workflow):
+    wd, config, _ = finished_workflow
+    target = "results/lam0.5_eta0.02/metrics.json"
+    proc = snakemake(wd, target, "--cores", "1", "--configfile", str(config))
+    assert re.search(r"^train\s+1$", proc.out, re.M) and "rule gradcheck" not in proc.out
+    m = json.loads((wd / target).read_text())
+    assert (m["lam"], m["eta"], m["status"]) == (0.5, 0.02, "ok")
+
+
+@pytest.mark.parametrize(
+    "target, message",
+    [
+        ("results/lam-1_eta0.1/metrics.json", "lam must be >= 0"),
+        ("results/lamabc_eta0.1/metrics.json", "not a number"),
+        ("results/lam0_eta0/metrics.json", "eta must be > 0"),
+        ("results/lam0.50_eta0.1/metrics.json", "write the number as '0.5'"),
+    ],
+)
+def test_bad_run_targets_are_refused_clearly(finished_workflow, target, message):
+    wd, config, _ = finished_workflow
+    proc = snakemake(wd, target, "--cores", "1", "--configfile", str(config), check=False)
+    assert proc.returncode != 0
+    assert message in proc.out
+    assert "Traceback (most recent call last)" not in proc.out  # a message, not a Python crash
+    assert not (wd / target).parent.exists()
+
+
+def test_html_report_contains_the_figures(finished_workflow):
+    wd, config, _ = finished_workflow
+    snakemake(wd, "--configfile", str(config), "--report", "results/report.html")
+    html = (wd / "results" / "report.html").read_text(errors="replace")
+    for name in ("curves.png", "weights.png", "overview_curves.png", "accuracy.png", "summary.csv", "gradcheck.md"):
+        assert name in html, name
+    assert "min-max normalised" in html  # a caption
