@@ -1,0 +1,51 @@
+"""The whole pipeline on the shared CIFAR-10 mirror: the report's numbers, within the issue's bounds.
+
+Runs when ../shared/data/cifar-10-python.tar.gz exists (it does on developer machines and in CI).
+"""
+
+import csv
+import json
+
+import pytest
+from conftest import SHARED_ARCHIVE, SHARED_MD5, copy_workflow, snakemake, write_config
+
+pytestmark = [
+    pytest.mark.realdata,
+    pytest.mark.skipif(not SHARED_ARCHIVE.exists(), reason=f"{SHARED_ARCHIVE} not present"),
+]
+
+REPORT = {"lam0_eta0.1": 28.77, "lam0_eta0.001": 39.32, "lam0.1_eta0.001": 39.40, "lam1_eta0.001": 37.38}
+
+
+@pytest.fixture(scope="module")
+def mirror_run(tmp_path_factory):
+    wd = copy_workflow(tmp_path_factory.mktemp("real"))
+    mirror = write_config(wd, {"cifar10": {"url": SHARED_ARCHIVE.as_uri(), "md5": SHARED_MD5}}, "mirror.yaml")
+    snakemake(wd, "--cores", "2", "--configfile", str(mirror))
+    return wd
+
+
+def test_accuracies_match_the_report(mirror_run):
+    for run, theirs in REPORT.items():
+        ours = json.loads((mirror_run / "results" / run / "metrics.json").read_text())["test_accuracy"]
+        bound = 2.5 if run == "lam0_eta0.1" else 0.5
+        assert abs(ours - theirs) <= bound, (run, ours, theirs)
+
+
+def test_first_epoch_cost_matches_the_handout(mirror_run):
+    with open(mirror_run / "results" / "lam0_eta0.001" / "history.csv") as f:
+        first = next(csv.DictReader(f))
+    assert abs(float(first["train_cost"]) - 1.972) <= 0.01
+
+
+def test_gradients_agree_with_torch_below_1e6(mirror_run):
+    with open(mirror_run / "results" / "gradcheck" / "gradcheck.csv") as f:
+        rows = list(csv.DictReader(f))
+    assert {r["case"] for r in rows} >= {"handout_small", "full_lam0", "full_lam0.1", "full_lam1"}
+    assert all(r["passed"] == "True" and float(r["max_abs_diff"]) < 1e-6 for r in rows)
+
+
+def test_summary_lists_the_four_runs_beside_the_report(mirror_run):
+    summary = (mirror_run / "results" / "summary.md").read_text()
+    for theirs in REPORT.values():
+        assert f"{theirs:.2f} %" in summary
