@@ -85,6 +85,10 @@ def fetch(
     it raises ChecksumError and leaves no file under ``dest``.
     """
     dest = Path(dest)
+    # Leftovers of a download that was killed (no rename happened): start clean.
+    for stale in dest.parent.glob(f".{dest.name}.*.part"):
+        log.info("removing %s left by an interrupted download", stale)
+        stale.unlink()
     last_error: Exception | None = None
     for attempt in range(1, retries + 1):
         try:
