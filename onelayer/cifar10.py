@@ -30,7 +30,6 @@ D = 3072  # 3 x 32 x 32, R, G, B planes of 32 x 32 row-major
 K = 10
 
 
-
 def extract(archive: str | os.PathLike, dest_dir: str | os.PathLike, members=MEMBERS) -> list[Path]:
     """Extract ``FOLDER/<member>`` for each member into ``dest_dir/FOLDER``; return their paths.
 

@@ -23,7 +23,6 @@ log = logging.getLogger(__name__)
 CHUNK = 1 << 20
 
 
-
 def md5sum(path: str | os.PathLike) -> str:
     h = hashlib.md5()
     with open(path, "rb") as f:
@@ -62,7 +61,9 @@ def _stream(url: str, out, timeout: float) -> str:
             if now - last_report >= 2.0:
                 last_report = now
                 pct = f" ({100 * done / total:5.1f} %)" if total else ""
-                log.info("downloaded %s of %s bytes%s", f"{done:,}", f"{total:,}" if total else "?", pct)
+                log.info(
+                    "downloaded %s of %s bytes%s", f"{done:,}", f"{total:,}" if total else "?", pct
+                )
         if total is not None and done != total:
             raise urllib.error.ContentTooShortError(
                 f"{url}: transfer ended after {done:,} of {total:,} bytes", None

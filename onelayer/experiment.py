@@ -74,7 +74,9 @@ def run(
     )  # fmt: skip
     test_acc = None
     if result.diverged_epoch is None:
-        test_acc = model.accuracy(model.scores(result.W, result.b, as_dtype(data["X_test"])), data["y_test"])
+        test_acc = model.accuracy(
+            model.scores(result.W, result.b, as_dtype(data["X_test"])), data["y_test"]
+        )
         log.info("test accuracy %.2f %% after %.2f s of training", 100 * test_acc, result.seconds)
     out = metrics(result, test_acc, settings)
     write_text(out_dir / "history.csv", history_csv(result.history))

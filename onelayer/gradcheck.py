@@ -9,10 +9,9 @@ Torch is imported only here, and only when a check runs.
 
 from __future__ import annotations
 
+import logging
 from dataclasses import dataclass
 from typing import Callable
-
-import logging
 
 import numpy as np
 
@@ -28,7 +27,6 @@ CSV_COLUMNS = [
     "case", "method", "param", "d", "n", "lam", "entries",
     "max_abs_diff", "max_rel_err", "abs_tol", "rel_tol", "passed",
 ]  # fmt: skip
-
 
 
 @dataclass(frozen=True)
@@ -103,7 +101,9 @@ def case_data(case: Case, X_train: np.ndarray, y_train: np.ndarray, seed: int, K
     """The slice of training data and the handout's small random W for one case."""
     d_all, n_all = X_train.shape
     if case.d > d_all or case.n > n_all:
-        raise ValueError(f"case {case.name}: needs d={case.d}, n={case.n}; data has {d_all} x {n_all}")
+        raise ValueError(
+            f"case {case.name}: needs d={case.d}, n={case.n}; data has {d_all} x {n_all}"
+        )
     X = np.asarray(X_train[: case.d, : case.n], dtype=np.float64)
     y = np.asarray(y_train[: case.n])
     W, b = model.init_params(K, case.d, seed)
@@ -182,12 +182,12 @@ def markdown_table(rows: list[dict]) -> str:
     return "\n".join(lines) + "\n"
 
 
-
-
 def rows_csv(rows: list[dict]) -> str:
     lines = [",".join(CSV_COLUMNS)]
     for r in rows:
-        lines.append(",".join(repr(r[c]) if isinstance(r[c], float) else str(r[c]) for c in CSV_COLUMNS))
+        lines.append(
+            ",".join(repr(r[c]) if isinstance(r[c], float) else str(r[c]) for c in CSV_COLUMNS)
+        )
     return "\n".join(lines) + "\n"
 
 
@@ -217,5 +217,9 @@ def run_checks(data_path, settings: dict, csv_path, md_path, threads: int = 1) -
     log.info("results:\n%s", table)
     check(rows)
     write_text(csv_path, rows_csv(rows))
-    write_text(md_path, "# Gradient check\n\nAnalytic gradients of the cost against PyTorch autograd and centred finite differences (float64).\n\n" + table)
+    write_text(
+        md_path,
+        "# Gradient check\n\nAnalytic gradients of the cost against PyTorch autograd and centred finite differences (float64).\n\n"
+        + table,
+    )
     return rows

@@ -21,7 +21,9 @@ def parse_value(text: str, name: str, positive: bool) -> float:
     try:
         value = float(text)
     except ValueError:
-        raise RunNameError(f"{where} is not a number (run folders look like lam0.1_eta0.001)") from None
+        raise RunNameError(
+            f"{where} is not a number (run folders look like lam0.1_eta0.001)"
+        ) from None
     if not math.isfinite(value):
         raise RunNameError(f"{where} must be a finite number")
     if positive and value <= 0:

@@ -19,7 +19,9 @@ def _md_title(run: dict) -> str:
     return run_title(run["lam"], run["eta"], run.get("diverged_epoch"))
 
 
-def report_markdown(runs: list[dict], summary_md: str, gradcheck_md: str | None, config: dict) -> str:
+def report_markdown(
+    runs: list[dict], summary_md: str, gradcheck_md: str | None, config: dict
+) -> str:
     parts = [
         "# DD2424 Assignment 1, reproduced",
         "",

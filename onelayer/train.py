@@ -84,7 +84,9 @@ def train(
             perm = shuffle_rng.permutation(n)
             for j in range(n // n_batch):
                 idx = perm[j * n_batch : (j + 1) * n_batch]
-                np.take(XT, idx, axis=0, out=XbT, mode="clip")  # idx is in range; "clip" skips a copy
+                np.take(
+                    XT, idx, axis=0, out=XbT, mode="clip"
+                )  # idx is in range; "clip" skips a copy
                 grad_W, grad_b = model.gradients(W, b, XbT.T, y_train[idx], lam)
                 W -= eta * grad_W
                 b -= eta * grad_b

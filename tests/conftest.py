@@ -94,7 +94,9 @@ def snakemake(workdir: Path, *args: str, check: bool = True) -> subprocess.Compl
     )
     proc.out = proc.stdout
     if check and proc.returncode != 0:
-        raise AssertionError(f"snakemake {' '.join(args)} failed ({proc.returncode}):\n{proc.out[-6000:]}")
+        raise AssertionError(
+            f"snakemake {' '.join(args)} failed ({proc.returncode}):\n{proc.out[-6000:]}"
+        )
     return proc
 
 

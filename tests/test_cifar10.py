@@ -73,7 +73,11 @@ def test_truncated_archive_is_named_and_leaves_no_member(tmp_path, archive):
     cut.write_bytes(data[: len(data) // 2])
     with pytest.raises(ArchiveError, match="cut.tar.gz"):
         extract(cut, tmp_path / "out")
-    leftovers = [p for p in (tmp_path / "out").rglob("*") if p.is_file()] if (tmp_path / "out").exists() else []
+    leftovers = (
+        [p for p in (tmp_path / "out").rglob("*") if p.is_file()]
+        if (tmp_path / "out").exists()
+        else []
+    )
     # only members completed before the damaged part may exist, and never a partial file
     assert not [p for p in leftovers if p.name.endswith(".part")]
 
@@ -111,6 +115,8 @@ def test_labels_out_of_range_are_refused(tmp_path):
 
 def test_loads_numpy2_pickles_too(tmp_path):
     path = tmp_path / "b"
-    path.write_bytes(pickle.dumps({b"data": np.zeros((1, 3072), np.uint8), b"labels": [3]}, protocol=4))
+    path.write_bytes(
+        pickle.dumps({b"data": np.zeros((1, 3072), np.uint8), b"labels": [3]}, protocol=4)
+    )
     data, labels = load_batch(path)
     assert labels.tolist() == [3]

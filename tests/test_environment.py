@@ -1,9 +1,9 @@
 """The conda files and the pip requirements name the same packages with the same bounds."""
 
 import re
-import tomllib
 from pathlib import Path
 
+import tomllib
 import yaml
 
 REPO = Path(__file__).resolve().parents[1]
@@ -18,7 +18,9 @@ def normalise(spec: str) -> tuple[str, str]:
 
 def conda_specs(path: Path) -> dict[str, str]:
     deps = yaml.safe_load(path.read_text())["dependencies"]
-    return dict(normalise(d) for d in deps if isinstance(d, str) and not d.startswith(("python", "pip")))
+    return dict(
+        normalise(d) for d in deps if isinstance(d, str) and not d.startswith(("python", "pip"))
+    )
 
 
 def pip_specs() -> dict[str, str]:

@@ -40,9 +40,13 @@ def run_with_archive(tmp_path, http_root, archive_bytes: bytes, md5: str, name: 
 def test_truncated_download_is_refused_by_checksum(tmp_path, http_root, tiny_archive):
     _, md5, path = tiny_archive
     data = path.read_bytes()
-    wd, proc = run_with_archive(tmp_path, http_root, data[: len(data) // 2], md5, "truncated.tar.gz")
+    wd, proc = run_with_archive(
+        tmp_path, http_root, data[: len(data) // 2], md5, "truncated.tar.gz"
+    )
     assert proc.returncode != 0
-    assert re.search(rf"truncated.tar.gz: MD5 checksum mismatch: expected {md5}, got [0-9a-f]{{32}}", proc.out)
+    assert re.search(
+        rf"truncated.tar.gz: MD5 checksum mismatch: expected {md5}, got [0-9a-f]{{32}}", proc.out
+    )
     assert not (wd / "data/raw/cifar-10-python.tar.gz").exists()
     assert not list((wd / "data/raw").glob(".*part")) and outputs_after_download(wd) == []
 
@@ -52,14 +56,18 @@ def test_wrong_checksum_names_expected_and_actual(tmp_path, http_root, tiny_arch
     wd, proc = run_with_archive(tmp_path, http_root, path.read_bytes(), "0" * 32, "other.tar.gz")
     assert proc.returncode != 0
     assert f"expected {'0' * 32}, got {md5}" in proc.out
-    assert not (wd / "data/raw/cifar-10-python.tar.gz").exists() and outputs_after_download(wd) == []
+    assert (
+        not (wd / "data/raw/cifar-10-python.tar.gz").exists() and outputs_after_download(wd) == []
+    )
 
 
 def test_non_gzip_file_is_named(tmp_path, http_root):
     data = b"<html>Service unavailable</html>\n" * 50
     import hashlib
 
-    wd, proc = run_with_archive(tmp_path, http_root, data, hashlib.md5(data).hexdigest(), "page.tar.gz")
+    wd, proc = run_with_archive(
+        tmp_path, http_root, data, hashlib.md5(data).hexdigest(), "page.tar.gz"
+    )
     assert proc.returncode != 0
     assert "cifar-10-python.tar.gz: not a readable gzipped tar archive" in proc.out
     assert outputs_after_download(wd) == []
@@ -69,7 +77,9 @@ def test_archive_missing_a_member_is_named(tmp_path, http_root):
     members = member_bytes(n=50)
     del members["data_batch_2"]
     md5 = write_archive(tmp_path / "m.tar.gz", members)
-    wd, proc = run_with_archive(tmp_path, http_root, (tmp_path / "m.tar.gz").read_bytes(), md5, "m.tar.gz")
+    wd, proc = run_with_archive(
+        tmp_path, http_root, (tmp_path / "m.tar.gz").read_bytes(), md5, "m.tar.gz"
+    )
     assert proc.returncode != 0
     assert "missing member(s) cifar-10-batches-py/data_batch_2" in proc.out
     assert outputs_after_download(wd) == []
@@ -81,7 +91,9 @@ def test_archive_with_path_traversal_is_refused(tmp_path, http_root):
     evil = tarfile.TarInfo("cifar-10-batches-py/../../../escaped")
     evil.size = 4
     md5 = write_archive(tmp_path / "e.tar.gz", member_bytes(n=50), extra=[evil])
-    wd, proc = run_with_archive(tmp_path, http_root, (tmp_path / "e.tar.gz").read_bytes(), md5, "e.tar.gz")
+    wd, proc = run_with_archive(
+        tmp_path, http_root, (tmp_path / "e.tar.gz").read_bytes(), md5, "e.tar.gz"
+    )
     assert proc.returncode != 0
     assert "refusing member with unsafe path 'cifar-10-batches-py/../../../escaped'" in proc.out
     assert outputs_after_download(wd) == [] and not list(tmp_path.rglob("escaped"))
@@ -147,7 +159,11 @@ def test_killed_download_leaves_nothing_under_the_final_name(tmp_path, tiny_arch
         config = write_config(wd, tiny_config(url, md5))
         raw = wd / "data/raw"
         proc = start(wd, "--cores", "1", "--configfile", str(config))
-        assert wait_for(lambda: any(p.stat().st_size > 0 for p in raw.glob(".*.part")) if raw.exists() else False)
+        assert wait_for(
+            lambda: (
+                any(p.stat().st_size > 0 for p in raw.glob(".*.part")) if raw.exists() else False
+            )
+        )
         os.killpg(proc.pid, signal.SIGKILL)  # a crash: no handler runs
         proc.wait()
         assert not (raw / "cifar-10-python.tar.gz").exists()
@@ -156,7 +172,9 @@ def test_killed_download_leaves_nothing_under_the_final_name(tmp_path, tiny_arch
         snakemake(wd, "--unlock", "--configfile", str(config))
         done = snakemake(wd, "--cores", "2", "--configfile", str(config))
         assert "removing" in (wd / "logs/download_cifar10.log").read_text()
-        assert not list(raw.glob(".*.part")) and (wd / "results/summary.csv").exists(), done.out[-2000:]
+        assert not list(raw.glob(".*.part")) and (wd / "results/summary.csv").exists(), done.out[
+            -2000:
+        ]
     finally:
         server.shutdown()
         server.server_close()
@@ -168,7 +186,9 @@ def test_killed_training_leaves_no_complete_looking_run(tmp_path, tiny_archive):
     config = write_config(wd, tiny_config(url, md5, train={"n_batch": 20, "n_epochs": 100000}))
     run = wd / "results/lam0_eta0.01"
     log = wd / "logs/train/lam0_eta0.01.log"
-    proc = start(wd, str(run.relative_to(wd) / "metrics.json"), "--cores", "1", "--configfile", str(config))
+    proc = start(
+        wd, str(run.relative_to(wd) / "metrics.json"), "--cores", "1", "--configfile", str(config)
+    )
     assert wait_for(lambda: log.exists() and "epoch" in log.read_text(), timeout=300)
     os.killpg(proc.pid, signal.SIGKILL)
     proc.wait()
@@ -192,22 +212,45 @@ def test_diverging_run_is_recorded_and_the_others_complete(tmp_path, tiny_archiv
     assert ok["status"] == "ok" and ok["test_accuracy"] is not None
     summary = (wd / "results/summary.md").read_text()
     assert f"diverged at epoch {m['diverged_epoch']}" in summary
-    assert (wd / "results/lam0_eta10000/curves.png").exists() and (wd / "results/figures/accuracy.png").exists()
+    assert (wd / "results/lam0_eta10000/curves.png").exists() and (
+        wd / "results/figures/accuracy.png"
+    ).exists()
 
 
 @pytest.mark.parametrize(
     "override, message",
     [
-        ({"runs": [{"lam": -1, "eta": 0.1}]}, r"-1 is less than the minimum of 0.*\['runs'\]\[0\]\['lam'\]"),
-        ({"runs": [{"lam": 0, "eta": 0}]}, r"0 is less than or equal to the minimum of 0.*\['runs'\]\[0\]\['eta'\]"),
-        ({"runs": [{"lam": 0, "eta": "fast"}]}, r"'fast' is not of type 'number'.*\['runs'\]\[0\]\['eta'\]"),
+        (
+            {"runs": [{"lam": -1, "eta": 0.1}]},
+            r"-1 is less than the minimum of 0.*\['runs'\]\[0\]\['lam'\]",
+        ),
+        (
+            {"runs": [{"lam": 0, "eta": 0}]},
+            r"0 is less than or equal to the minimum of 0.*\['runs'\]\[0\]\['eta'\]",
+        ),
+        (
+            {"runs": [{"lam": 0, "eta": "fast"}]},
+            r"'fast' is not of type 'number'.*\['runs'\]\[0\]\['eta'\]",
+        ),
         ({"train": {"n_batch": 0}}, r"0 is less than the minimum of 1.*\['train'\]\['n_batch'\]"),
-        ({"train": {"n_batch": 20000}}, r"20000 is greater than the maximum of 10000.*\['train'\]\['n_batch'\]"),
+        (
+            {"train": {"n_batch": 20000}},
+            r"20000 is greater than the maximum of 10000.*\['train'\]\['n_batch'\]",
+        ),
         ({"train": {"n_epochs": 2.5}}, r"2.5 is not of type 'integer'.*\['train'\]\['n_epochs'\]"),
         ({"train": {"dtype": "float16"}}, r"'float16' is not one of.*\['train'\]\['dtype'\]"),
-        ({"cifar10": {"url": "ftp://x/y.tar.gz", "md5": "0" * 32}}, r"does not match.*\['cifar10'\]\['url'\]"),
-        ({"cifar10": {"url": "http://x/y.tar.gz", "md5": "xyz"}}, r"'xyz' does not match.*\['cifar10'\]\['md5'\]"),
-        ({"trian": {"n_batch": 10}}, r"Additional properties are not allowed \('trian' was unexpected\)"),
+        (
+            {"cifar10": {"url": "ftp://x/y.tar.gz", "md5": "0" * 32}},
+            r"does not match.*\['cifar10'\]\['url'\]",
+        ),
+        (
+            {"cifar10": {"url": "http://x/y.tar.gz", "md5": "xyz"}},
+            r"'xyz' does not match.*\['cifar10'\]\['md5'\]",
+        ),
+        (
+            {"trian": {"n_batch": 10}},
+            r"Additional properties are not allowed \('trian' was unexpected\)",
+        ),
     ],
 )
 def test_bad_config_stops_before_any_job_naming_the_key(tmp_path, tiny_archive, override, message):
@@ -225,7 +268,9 @@ def test_yaml_1e_minus_3_is_read_as_the_number(tmp_path, tiny_archive):
     wd = copy_workflow(tmp_path / "wf")
     config = write_config(wd, tiny_config(url, md5, runs=[]))
     config.write_text(config.read_text().replace("runs: []", "runs:\n- {lam: 0, eta: 1e-3}"))
-    assert isinstance(__import__("yaml").safe_load(config.read_text())["runs"][0]["eta"], str)  # YAML 1.1
+    assert isinstance(
+        __import__("yaml").safe_load(config.read_text())["runs"][0]["eta"], str
+    )  # YAML 1.1
     proc = snakemake(wd, "-n", "--cores", "1", "--configfile", str(config))
     assert "results/lam0_eta0.001/metrics.json" in proc.out
 
@@ -235,7 +280,9 @@ def test_same_config_same_bytes_whatever_the_cores_and_threads(tmp_path, tiny_ar
     outs = []
     for cores, threads in (("1", 1), ("2", 2)):
         wd = copy_workflow(tmp_path / f"c{cores}")
-        config = write_config(wd, tiny_config(url, md5, train={"n_batch": 20, "n_epochs": 3, "threads": threads}))
+        config = write_config(
+            wd, tiny_config(url, md5, train={"n_batch": 20, "n_epochs": 3, "threads": threads})
+        )
         snakemake(wd, "--cores", cores, "--configfile", str(config))
         outs.append(wd)
     for run in ("lam0_eta0.01", "lam0.1_eta0.01"):

@@ -61,11 +61,17 @@ def test_broken_gradients_fail_by_name(data, broken, failing):
     assert failed == failing
     # both references catch it on their own
     for case, param in failing:
-        assert {r["method"] for r in rows if (r["case"], r["param"]) == (case, param) and not r["passed"]} == {
+        assert {
+            r["method"]
+            for r in rows
+            if (r["case"], r["param"]) == (case, param) and not r["passed"]
+        } == {
             "torch",
             "finite_diff",
         }
-    with pytest.raises(GradientCheckError, match=r"case '(small_lam|small|full)', torch, d[Wb]: max abs diff"):
+    with pytest.raises(
+        GradientCheckError, match=r"case '(small_lam|small|full)', torch, d[Wb]: max abs diff"
+    ):
         gradcheck.check(rows)
 
 

@@ -12,7 +12,9 @@ def test_softmax_columns_are_probabilities_and_shift_invariant():
     assert np.allclose(P.sum(axis=0), 1)
     assert np.all(np.isfinite(P))  # 1000 would overflow exp() without the max shift
     assert np.allclose(P[:, 0], np.exp([1, 2, 3]) / np.exp([1, 2, 3]).sum())
-    assert np.allclose(P[:, 1], model.softmax(S[:, 1:] - 998)[:, 0])  # shifting a column changes nothing
+    assert np.allclose(
+        P[:, 1], model.softmax(S[:, 1:] - 998)[:, 0]
+    )  # shifting a column changes nothing
 
 
 def test_cross_entropy_by_hand():

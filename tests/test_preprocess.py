@@ -30,7 +30,11 @@ def test_constant_feature_stays_finite():
 
 def test_preprocess_writes_splits_from_the_right_batches(tmp_path):
     write_archive(tmp_path / "a.tar.gz", member_bytes(n=11, seed=5))
-    paths = dict(zip(["b1", "b2", "b3", "b4", "b5", "test", "meta"], extract(tmp_path / "a.tar.gz", tmp_path)))
+    paths = dict(
+        zip(
+            ["b1", "b2", "b3", "b4", "b5", "test", "meta"], extract(tmp_path / "a.tar.gz", tmp_path)
+        )
+    )
     out = tmp_path / "p.npz"
     preprocess([paths["b1"]], [paths["b2"]], [paths["test"]], paths["meta"], out)
     a = load_processed(out)

@@ -19,20 +19,29 @@ pytestmark = [
     ),
 ]
 
-REPORT = {"lam0_eta0.1": 28.77, "lam0_eta0.001": 39.32, "lam0.1_eta0.001": 39.40, "lam1_eta0.001": 37.38}
+REPORT = {
+    "lam0_eta0.1": 28.77,
+    "lam0_eta0.001": 39.32,
+    "lam0.1_eta0.001": 39.40,
+    "lam1_eta0.001": 37.38,
+}
 
 
 @pytest.fixture(scope="module")
 def mirror_run(tmp_path_factory):
     wd = copy_workflow(tmp_path_factory.mktemp("real"))
-    mirror = write_config(wd, {"cifar10": {"url": SHARED_ARCHIVE.as_uri(), "md5": SHARED_MD5}}, "mirror.yaml")
+    mirror = write_config(
+        wd, {"cifar10": {"url": SHARED_ARCHIVE.as_uri(), "md5": SHARED_MD5}}, "mirror.yaml"
+    )
     snakemake(wd, "--cores", "2", "--configfile", str(mirror))
     return wd
 
 
 def test_accuracies_match_the_report(mirror_run):
     for run, theirs in REPORT.items():
-        ours = json.loads((mirror_run / "results" / run / "metrics.json").read_text())["test_accuracy"]
+        ours = json.loads((mirror_run / "results" / run / "metrics.json").read_text())[
+            "test_accuracy"
+        ]
         bound = 2.5 if run == "lam0_eta0.1" else 0.5
         assert abs(ours - theirs) <= bound, (run, ours, theirs)
 

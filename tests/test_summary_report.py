@@ -9,11 +9,16 @@ def metrics(lam, eta, acc, status="ok", epoch=None):
                 final_train_cost=1.5, final_val_cost=1.7, train_seconds=1.0)  # fmt: skip
 
 
-REFERENCE = [{"lam": 0, "eta": 0.1, "test_accuracy": 28.77}, {"lam": 1, "eta": 0.001, "test_accuracy": 37.38}]
+REFERENCE = [
+    {"lam": 0, "eta": 0.1, "test_accuracy": 28.77},
+    {"lam": 1, "eta": 0.001, "test_accuracy": 37.38},
+]
 
 
 def test_summary_matches_report_numbers_by_pair():
-    table = summary_table([metrics(0.0, 0.1, 28.0), metrics(1.0, 0.001, 37.5), metrics(0.5, 0.01, 33.0)], REFERENCE)
+    table = summary_table(
+        [metrics(0.0, 0.1, 28.0), metrics(1.0, 0.001, 37.5), metrics(0.5, 0.01, 33.0)], REFERENCE
+    )
     assert table["report_accuracy"].tolist()[:2] == [28.77, 37.38]
     assert np.isnan(table["report_accuracy"].tolist()[2])
     assert table["difference"].tolist()[:2] == [-0.77, 0.12]
@@ -29,8 +34,13 @@ def test_diverged_run_shows_as_diverged_without_accuracy():
 
 
 def test_report_follows_the_seed_order_with_relative_paths():
-    runs = [dict(name="lam0_eta0.1", lam=0.0, eta=0.1), dict(name="lam1_eta0.001", lam=1.0, eta=0.001)]
-    md = report_markdown(runs, "| table |", "# Gradient check\n\n| gc |", {"train": {"n_epochs": 40}})
+    runs = [
+        dict(name="lam0_eta0.1", lam=0.0, eta=0.1),
+        dict(name="lam1_eta0.001", lam=1.0, eta=0.001),
+    ]
+    md = report_markdown(
+        runs, "| table |", "# Gradient check\n\n| gc |", {"train": {"n_epochs": 40}}
+    )
     order = [md.index(s) for s in ("## 1 Gradient", "| gc |", "## 2 Loss", "(lam0_eta0.1/curves.png)",
                                    "## 3 Learned", "(lam1_eta0.001/weights.png)", "## 4 Test", "| table |",
                                    "## 5 Configuration", "n_epochs: 40")]  # fmt: skip

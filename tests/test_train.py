@@ -50,7 +50,9 @@ def test_history_has_one_row_per_epoch_with_consistent_cost():
     assert [h["epoch"] for h in r.history] == [1, 2, 3, 4]
     last = r.history[-1]
     assert last["train_cost"] == pytest.approx(last["train_loss"] + 0.5 * np.sum(r.W**2))
-    assert last["val_loss"] == pytest.approx(model.cross_entropy(model.scores(r.W, r.b, X[:, :50]), y[:50]))
+    assert last["val_loss"] == pytest.approx(
+        model.cross_entropy(model.scores(r.W, r.b, X[:, :50]), y[:50])
+    )
     assert r.history[-1]["train_loss"] < r.history[0]["train_loss"]
     assert r.history[-1]["train_accuracy"] > 0.5  # the data is learnable
 

@@ -47,7 +47,9 @@ def test_dry_run_lists_jobs_and_writes_nothing(tmp_path, tiny_archive):
     wd = copy_workflow(tmp_path)
     config = write_config(wd, tiny_config(url, md5))
     proc = snakemake(wd, "-n", "--cores", "1", "--configfile", str(config))
-    assert re.search(r"^train\s+2$", proc.out, re.M) and re.search(r"^download_cifar10\s+1$", proc.out, re.M)
+    assert re.search(r"^train\s+2$", proc.out, re.M) and re.search(
+        r"^download_cifar10\s+1$", proc.out, re.M
+    )
     assert not (wd / "data").exists() and not (wd / "results").exists()
 
 
@@ -92,6 +94,13 @@ def test_html_report_contains_the_figures(finished_workflow):
     wd, config, _ = finished_workflow
     snakemake(wd, "--configfile", str(config), "--report", "results/report.html")
     html = (wd / "results" / "report.html").read_text(errors="replace")
-    for name in ("curves.png", "weights.png", "overview_curves.png", "accuracy.png", "summary.csv", "gradcheck.md"):
+    for name in (
+        "curves.png",
+        "weights.png",
+        "overview_curves.png",
+        "accuracy.png",
+        "summary.csv",
+        "gradcheck.md",
+    ):
         assert name in html, name
     assert "min-max normalised" in html  # a caption
