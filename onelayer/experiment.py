@@ -60,8 +60,12 @@ def run(
     seed: int = 42,
     dtype: str = "float32",
     diverge_factor: float = 100.0,
+    threads: int = 1,
 ) -> dict:
-    """Train one configuration on the preprocessed data and write its run folder."""
+    """Train one configuration on the preprocessed data and write its run folder.
+
+    ``threads`` changes the speed, never the numbers (see ``train.train``).
+    """
     out_dir = Path(out_dir)
     data = load_processed(data_path)
     as_dtype = lambda a: np.asfortranarray(a, dtype=dtype)  # noqa: E731 - keeps images contiguous
@@ -70,7 +74,7 @@ def run(
     result = train(
         as_dtype(data["X_train"]), data["y_train"], as_dtype(data["X_val"]), data["y_val"],
         lam=lam, eta=eta, n_batch=n_batch, n_epochs=n_epochs, seed=seed,
-        diverge_factor=diverge_factor,
+        diverge_factor=diverge_factor, threads=threads,
     )  # fmt: skip
     test_acc = None
     if result.diverged_epoch is None:

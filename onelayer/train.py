@@ -11,9 +11,11 @@ from __future__ import annotations
 import logging
 import math
 import time
+from concurrent.futures import ThreadPoolExecutor
 from dataclasses import dataclass, field
 
 import numpy as np
+from threadpoolctl import threadpool_limits
 
 from onelayer import model
 
@@ -51,6 +53,22 @@ def has_diverged(loss: float, K: int, factor: float) -> bool:
     return not math.isfinite(loss) or loss > factor * math.log(K)
 
 
+def pad_classes(W: np.ndarray, b: np.ndarray, K_pad: int) -> tuple[np.ndarray, np.ndarray]:
+    """W, b with K_pad - K extra classes whose score is always -inf.
+
+    An extra class gets probability exp(-inf) = 0, so its row of G = P - Y is 0, its gradient is
+    0 and its W row stays 0: the padded model is the same model. It exists for speed: OpenBLAS
+    multiplies by 16 columns faster than by 10 (0.14 vs 0.18 ms for one 100-image batch here).
+    """
+    K, d = W.shape
+    # Column-major, so that W^T in S^T = X^T W^T is contiguous for BLAS.
+    Wp = np.zeros((K_pad, d), dtype=W.dtype, order="F")
+    Wp[:K] = W
+    bp = np.full((K_pad, 1), -np.inf, dtype=b.dtype)
+    bp[:K] = b
+    return Wp, bp
+
+
 def train(
     X_train: np.ndarray,
     y_train: np.ndarray,
@@ -63,52 +81,82 @@ def train(
     seed: int = 42,
     diverge_factor: float = 100.0,
     K: int = 10,
+    threads: int = 1,
+    K_pad: int = 16,
 ) -> TrainResult:
     """Train from the seed's initial W; return the final parameters and per-epoch history.
 
-    The arithmetic runs in the dtype of ``X_train`` (float32 or float64).
+    The arithmetic runs in the dtype of ``X_train`` (float32 or float64), every BLAS call on one
+    thread. With ``threads >= 2`` the evaluation after epoch e (a copy of W, on train and
+    validation) runs on a second thread while epoch e + 1 trains: the same operations on the
+    same numbers, so the results do not depend on ``threads``.
     """
     d, n = X_train.shape
     if not 1 <= n_batch <= n:
         raise ValueError(f"n_batch must be between 1 and the training set size {n}, got {n_batch}")
     dtype = X_train.dtype
-    W, b = model.init_params(K, d, seed, dtype=dtype)
+    W, b = pad_classes(*model.init_params(K, d, seed, dtype=dtype), max(K, K_pad))
     shuffle_rng = np.random.default_rng(seed)
-    result = TrainResult(W, b)
+    history: list[dict] = []
     # Images are rows of X^T (C-contiguous for column-major X): a batch is a gather of rows.
     XT = X_train.T
     XbT = np.empty((n_batch, d), dtype=dtype)  # reused buffer for one batch, X_B^T
+
+    def evaluate_epoch(epoch: int, W: np.ndarray, b: np.ndarray) -> dict:
+        train_loss, train_cost, train_acc = evaluate(W, b, X_train, y_train, lam)
+        val_loss, val_cost, val_acc = evaluate(W, b, X_val, y_val, lam)
+        return dict(
+            epoch=epoch, train_loss=train_loss, val_loss=val_loss, train_cost=train_cost,
+            val_cost=val_cost, train_accuracy=train_acc, val_accuracy=val_acc,
+        )  # fmt: skip
+
+    def record(row: dict) -> bool:
+        """Append an epoch's row; True when training must stop because it diverged."""
+        history.append(row)
+        log.info(
+            "epoch %3d/%d  train loss %.4f cost %.4f acc %.4f | val loss %.4f acc %.4f",
+            row["epoch"], n_epochs, row["train_loss"], row["train_cost"], row["train_accuracy"],
+            row["val_loss"], row["val_accuracy"],
+        )  # fmt: skip
+        return has_diverged(row["train_loss"], K, diverge_factor)
+
+    diverged_epoch = None
+    snapshots = {}  # epoch -> (W, b) while its evaluation runs in the background
+    pool = ThreadPoolExecutor(max_workers=1) if threads >= 2 else None
+    pending = None  # (epoch, future) of the evaluation still running
     start = time.perf_counter()
-    with np.errstate(over="ignore", invalid="ignore"):
+    with threadpool_limits(limits=1, user_api="blas"), np.errstate(over="ignore", invalid="ignore"):
         for epoch in range(1, n_epochs + 1):
             perm = shuffle_rng.permutation(n)
             for j in range(n // n_batch):
                 idx = perm[j * n_batch : (j + 1) * n_batch]
-                np.take(
-                    XT, idx, axis=0, out=XbT, mode="clip"
-                )  # idx is in range; "clip" skips a copy
+                np.take(XT, idx, axis=0, out=XbT, mode="clip")  # in range: "clip" skips a check
                 grad_W, grad_b = model.gradients(W, b, XbT.T, y_train[idx], lam)
                 W -= eta * grad_W
                 b -= eta * grad_b
-            train_loss, train_cost, train_acc = evaluate(W, b, X_train, y_train, lam)
-            val_loss, val_cost, val_acc = evaluate(W, b, X_val, y_val, lam)
-            row = dict(
-                epoch=epoch,
-                train_loss=train_loss,
-                val_loss=val_loss,
-                train_cost=train_cost,
-                val_cost=val_cost,
-                train_accuracy=train_acc,
-                val_accuracy=val_acc,
-            )
-            result.history.append(row)
-            log.info(
-                "epoch %3d/%d  train loss %.4f cost %.4f acc %.4f | val loss %.4f acc %.4f",
-                epoch, n_epochs, train_loss, train_cost, train_acc, val_loss, val_acc,
-            )  # fmt: skip
-            if has_diverged(train_loss, K, diverge_factor) or not np.all(np.isfinite(W)):
-                result.diverged_epoch = epoch
-                log.warning("diverged at epoch %d (training loss %s); stopping", epoch, train_loss)
-                break
-    result.seconds = time.perf_counter() - start
-    return result
+            if pending is not None:  # the previous epoch's evaluation
+                done_epoch, future = pending
+                pending = None
+                if record(future.result()):
+                    diverged_epoch = done_epoch
+                    W, b = snapshots[done_epoch]
+                    break
+                snapshots.pop(done_epoch)
+            if pool is None:
+                if record(evaluate_epoch(epoch, W, b)):
+                    diverged_epoch = epoch
+                    break
+            else:
+                # order="K" keeps W column-major: the same layout gives the same rounding.
+                snapshots[epoch] = (W.copy(order="K"), b.copy())
+                pending = (epoch, pool.submit(evaluate_epoch, epoch, *snapshots[epoch]))
+        if pending is not None:
+            done_epoch, future = pending
+            if record(future.result()):
+                diverged_epoch = done_epoch
+    if pool is not None:
+        pool.shutdown()
+    seconds = time.perf_counter() - start
+    if diverged_epoch is not None:
+        log.warning("diverged at epoch %d; stopped", diverged_epoch)
+    return TrainResult(W[:K].copy(), b[:K].copy(), history, diverged_epoch, seconds)

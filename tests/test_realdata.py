@@ -66,14 +66,15 @@ def test_summary_lists_the_four_runs_beside_the_report(mirror_run):
 
 
 def test_blas_threads_do_not_change_the_numbers(mirror_run, tmp_path):
-    """The pipeline trained with 1 BLAS thread; 2 threads must give the same bytes."""
+    """The pipeline trained with threads=1; threads=2 (evaluation on a second thread) and two
+    BLAS threads in the environment must give the same bytes."""
     import subprocess
     import sys
 
     out = tmp_path / "run"
     code = (
         "import sys; from onelayer.experiment import run; "
-        "run(sys.argv[1], lam=0.0, eta=0.001, out_dir=sys.argv[2])"
+        "run(sys.argv[1], lam=0.0, eta=0.001, out_dir=sys.argv[2], threads=2)"
     )
     env = {**os.environ, "OPENBLAS_NUM_THREADS": "2", "OMP_NUM_THREADS": "2"}
     data = mirror_run / "data" / "processed" / "cifar10.npz"

@@ -84,3 +84,29 @@ def test_n_batch_larger_than_training_set_is_refused():
     X, y = learnable(n=30)
     with pytest.raises(ValueError, match="n_batch must be between 1 and the training set size 30"):
         train(X, y, X, y, lam=0.0, eta=0.1, n_batch=31, n_epochs=1)
+
+
+@pytest.mark.parametrize("dtype", [np.float32, np.float64])
+def test_threads_change_nothing_but_speed(dtype):
+    X, y = learnable(d=3072, n=300, dtype=dtype)
+    a = train(X, y, X[:, :100], y[:100], lam=0.1, eta=0.01, n_batch=30, n_epochs=3, seed=5, threads=1)
+    b = train(X, y, X[:, :100], y[:100], lam=0.1, eta=0.01, n_batch=30, n_epochs=3, seed=5, threads=2)
+    assert np.array_equal(a.W, b.W) and np.array_equal(a.b, b.b)
+    assert a.history == b.history
+
+
+def test_padded_classes_change_nothing():
+    X, y = learnable()
+    a = train(X, y, X, y, lam=0.1, eta=0.05, n_batch=20, n_epochs=2, seed=3, K_pad=10)
+    b = train(X, y, X, y, lam=0.1, eta=0.05, n_batch=20, n_epochs=2, seed=3, K_pad=16)
+    assert a.W.shape == b.W.shape == (10, 30)
+    assert np.allclose(a.W, b.W, atol=1e-12) and np.allclose(a.b, b.b, atol=1e-12)
+
+
+def test_divergence_stops_at_the_same_epoch_with_two_threads():
+    X, y = learnable()
+    y = np.random.default_rng(9).permutation(y)
+    one = train(X * 100, y, X, y, lam=0.0, eta=1e4, n_batch=20, n_epochs=10, seed=0, threads=1)
+    two = train(X * 100, y, X, y, lam=0.0, eta=1e4, n_batch=20, n_epochs=10, seed=0, threads=2)
+    assert one.diverged_epoch == two.diverged_epoch == 1
+    assert np.array_equal(one.W, two.W, equal_nan=True) and len(two.history) == 1

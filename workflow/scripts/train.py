@@ -12,6 +12,7 @@ run_logged(
         lam=snakemake.params.lam,
         eta=snakemake.params.eta,
         out_dir=Path(snakemake.output.metrics).parent,
+        threads=snakemake.threads,
         **snakemake.params.train,
     ),
 )
