@@ -104,3 +104,17 @@ def test_html_report_contains_the_figures(finished_workflow):
     ):
         assert name in html, name
     assert "min-max normalised" in html  # a caption
+
+
+def test_failed_gradient_check_stops_the_pipeline_before_training(tmp_path, tiny_archive):
+    url, md5, _ = tiny_archive
+    wd = copy_workflow(tmp_path)
+    config = tiny_config(url, md5)
+    # Tolerances no float64 computation can meet: the check fails, as a wrong gradient would.
+    config["gradcheck"].update(abs_tol=1e-300, rel_tol=1e-300)
+    proc = snakemake(wd, "--cores", "2", "--configfile", str(write_config(wd, config)), check=False)
+    assert proc.returncode != 0
+    assert re.search(r"gradient check failed:\s+case 'small', torch, dW: max abs diff", proc.out)
+    assert "Traceback (most recent call last)" not in proc.out
+    assert not (wd / "results/gradcheck/gradcheck.csv").exists()
+    assert not list((wd / "results").glob("lam*")) and "rule train" not in proc.out

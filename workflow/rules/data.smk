@@ -19,6 +19,8 @@ rule extract_cifar10:
         members=expand(f"{BATCHES}/{{member}}", member=MEMBERS),
     log:
         "logs/extract_cifar10.log",
+    benchmark:
+        "logs/benchmarks/extract_cifar10.tsv"
     conda:
         "../envs/onelayer.yaml"
     params:
@@ -37,6 +39,8 @@ rule preprocess:
         data=DATA,
     log:
         "logs/preprocess.log",
+    benchmark:
+        "logs/benchmarks/preprocess.tsv"
     conda:
         "../envs/onelayer.yaml"
     script:

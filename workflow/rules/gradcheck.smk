@@ -6,6 +6,8 @@ rule gradcheck:
         md="results/gradcheck/gradcheck.md",
     log:
         "logs/gradcheck.log",
+    benchmark:
+        "logs/benchmarks/gradcheck.tsv"
     conda:
         "../envs/onelayer.yaml"
     params:

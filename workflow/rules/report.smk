@@ -21,6 +21,8 @@ rule plot_run:
         ),
     log:
         "logs/plot_run/lam{lam}_eta{eta}.log",
+    benchmark:
+        "logs/benchmarks/plot_run/lam{lam}_eta{eta}.tsv"
     conda:
         "../envs/onelayer.yaml"
     script:
@@ -74,6 +76,8 @@ rule overview_figures:
         ),
     log:
         "logs/overview_figures.log",
+    benchmark:
+        "logs/benchmarks/overview_figures.tsv"
     conda:
         "../envs/onelayer.yaml"
     script:
