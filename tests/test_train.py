@@ -100,3 +100,20 @@ def test_divergence_stops_at_the_same_epoch_with_two_threads():
     two = train(X * 100, y, X, y, lam=0.0, eta=1e4, n_batch=20, n_epochs=10, seed=0, threads=2)
     assert one.diverged_epoch == two.diverged_epoch == 1
     assert np.array_equal(one.W, two.W, equal_nan=True) and len(two.history) == 1
+
+
+def test_training_needs_no_torch(tmp_path):
+    """Only the gradient check imports torch: a run trains and writes its folder without it."""
+    import subprocess
+
+    X, y = learnable(d=3072, n=60)
+    data = tmp_path / "d.npz"
+    np.savez(data, X_train=X, y_train=y, X_val=X, y_val=y, X_test=X, y_test=y)
+    code = (
+        "import sys; sys.modules['torch'] = None\n"  # any 'import torch' now raises ImportError
+        "from onelayer.experiment import run\n"
+        "m = run(sys.argv[1], lam=0.1, eta=0.01, out_dir=sys.argv[2], n_batch=20, n_epochs=2)\n"
+        "assert m['status'] == 'ok' and 'torch' not in [k for k, v in sys.modules.items() if v]\n"
+    )
+    subprocess.run([sys.executable, "-c", code, str(data), str(tmp_path / "run")], check=True)
+    assert (tmp_path / "run" / "metrics.json").exists()
