@@ -101,7 +101,7 @@ def overview_curves(runs: list[dict], path) -> None:
 def overview_weights(runs: list[dict], label_names, path) -> None:
     """One row of class images per run."""
     fig, axes = plt.subplots(
-        len(runs), len(label_names), figsize=(12, 1.6 * len(runs) + 0.4), squeeze=False,
+        len(runs), len(label_names), figsize=(12, 1.35 * len(runs) + 0.3), squeeze=False,
         constrained_layout=True,
     )  # fmt: skip
     for row, run in zip(axes, runs):

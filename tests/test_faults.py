@@ -251,6 +251,7 @@ def test_diverging_run_is_recorded_and_the_others_complete(tmp_path, tiny_archiv
             {"trian": {"n_batch": 10}},
             r"Additional properties are not allowed \('trian' was unexpected\)",
         ),
+        ({"runs": []}, r"\[\] should be non-empty.*\['runs'\]"),
     ],
 )
 def test_bad_config_stops_before_any_job_naming_the_key(tmp_path, tiny_archive, override, message):
