@@ -31,16 +31,20 @@ def md5sum(path: str | os.PathLike) -> str:
     return h.hexdigest()
 
 
-def verify_md5(path: str | os.PathLike, expected: str) -> None:
-    """Raise ChecksumError naming the file and both checksums unless they match."""
-    actual = md5sum(path)
+def check_md5(name: str, actual: str, expected: str, size: int) -> None:
+    """Raise ChecksumError naming ``name`` and both checksums unless they match."""
     if actual != expected.lower():
         raise ChecksumError(
-            f"{path}: MD5 checksum mismatch: expected {expected.lower()}, got {actual} "
-            f"({Path(path).stat().st_size:,} bytes). The file is corrupt, truncated or not the "
-            "archive configured in cifar10.url; if it is a trusted mirror with other content, "
-            "set cifar10.md5 to its checksum."
+            f"{name}: MD5 checksum mismatch: expected {expected.lower()}, got {actual} "
+            f"({size:,} bytes). The file is corrupt, truncated or not the archive configured in "
+            "cifar10.url; if it is a trusted mirror with other content, set cifar10.md5 to its "
+            "checksum."
         )
+
+
+def verify_md5(path: str | os.PathLike, expected: str) -> None:
+    """Raise ChecksumError naming the file and both checksums unless they match."""
+    check_md5(str(path), md5sum(path), expected, Path(path).stat().st_size)
 
 
 def _stream(url: str, out, timeout: float) -> str:
@@ -97,13 +101,7 @@ def fetch(
                 log.info("fetching %s (attempt %d of %d)", url, attempt, retries)
                 with open(tmp, "wb") as out:
                     actual = _stream(url, out, timeout)
-                if actual != md5.lower():
-                    raise ChecksumError(
-                        f"{url}: MD5 checksum mismatch: expected {md5.lower()}, got {actual} "
-                        f"({tmp.stat().st_size:,} bytes). The download is corrupt or the mirror "
-                        "holds another file; if it is a trusted mirror, set cifar10.md5 to its "
-                        "checksum."
-                    )
+                check_md5(url, actual, md5, tmp.stat().st_size)
             log.info("verified MD5 %s -> %s", actual, dest)
             return dest
         except ChecksumError:
