@@ -8,6 +8,7 @@ Every configuration therefore starts from the same W and sees the same shuffles.
 
 from __future__ import annotations
 
+import contextlib
 import logging
 import math
 import time
@@ -120,12 +121,13 @@ def train(
         )  # fmt: skip
         return has_diverged(row["train_loss"], K, diverge_factor)
 
-    diverged_epoch = None
-    snapshots = {}  # epoch -> (W, b) while its evaluation runs in the background
-    pool = ThreadPoolExecutor(max_workers=1) if threads >= 2 else None
-    pending = None  # (epoch, future) of the evaluation still running
+    diverged = None  # (epoch, W, b) of the first epoch whose evaluation says it diverged
+    pending = None  # (epoch, W copy, b copy, future) of an evaluation still running
     start = time.perf_counter()
-    with threadpool_limits(limits=1, user_api="blas"), np.errstate(over="ignore", invalid="ignore"):
+    with contextlib.ExitStack() as stack:
+        stack.enter_context(threadpool_limits(limits=1, user_api="blas"))
+        stack.enter_context(np.errstate(over="ignore", invalid="ignore"))
+        pool = stack.enter_context(ThreadPoolExecutor(max_workers=1)) if threads >= 2 else None
         for epoch in range(1, n_epochs + 1):
             perm = shuffle_rng.permutation(n)
             for j in range(n // n_batch):
@@ -134,29 +136,23 @@ def train(
                 grad_W, grad_b = model.gradients(W, b, XbT.T, y_train[idx], lam)
                 W -= eta * grad_W
                 b -= eta * grad_b
-            if pending is not None:  # the previous epoch's evaluation
-                done_epoch, future = pending
-                pending = None
-                if record(future.result()):
-                    diverged_epoch = done_epoch
-                    W, b = snapshots[done_epoch]
-                    break
-                snapshots.pop(done_epoch)
+            if pending is not None and record(pending[3].result()):  # the previous epoch's
+                diverged = pending[:3]
+                break
             if pool is None:
                 if record(evaluate_epoch(epoch, W, b)):
-                    diverged_epoch = epoch
+                    diverged = (epoch, W, b)
                     break
             else:
                 # order="K" keeps W column-major: the same layout gives the same rounding.
-                snapshots[epoch] = (W.copy(order="K"), b.copy())
-                pending = (epoch, pool.submit(evaluate_epoch, epoch, *snapshots[epoch]))
-        if pending is not None:
-            done_epoch, future = pending
-            if record(future.result()):
-                diverged_epoch = done_epoch
-    if pool is not None:
-        pool.shutdown()
+                Wc, bc = W.copy(order="K"), b.copy()
+                pending = (epoch, Wc, bc, pool.submit(evaluate_epoch, epoch, Wc, bc))
+        else:
+            if pending is not None and record(pending[3].result()):
+                diverged = pending[:3]
     seconds = time.perf_counter() - start
-    if diverged_epoch is not None:
+    diverged_epoch = None
+    if diverged is not None:
+        diverged_epoch, W, b = diverged
         log.warning("diverged at epoch %d; stopped", diverged_epoch)
     return TrainResult(W[:K].copy(), b[:K].copy(), history, diverged_epoch, seconds)
