@@ -3,7 +3,11 @@ rule gradcheck:
         data=DATA,
     output:
         csv="results/gradcheck/gradcheck.csv",
-        md="results/gradcheck/gradcheck.md",
+        md=report(
+            "results/gradcheck/gradcheck.md",
+            caption="../report/gradcheck.rst",
+            category="Gradient check",
+        ),
     log:
         "logs/gradcheck.log",
     benchmark:
