@@ -5,6 +5,7 @@ from __future__ import annotations
 
 import functools
 import http.server
+import os
 import shutil
 import subprocess
 import sys
@@ -20,6 +21,20 @@ from cifar_format import make_archive  # noqa: E402
 REPO = Path(__file__).resolve().parents[1]
 SHARED_ARCHIVE = REPO.parent / "shared" / "data" / "cifar-10-python.tar.gz"
 SHARED_MD5 = "5ffbb5b751b39e63cb4d389961d5bb9f"  # ../shared/data/README.md
+
+
+@pytest.fixture(scope="session", autouse=True)
+def native_cache(tmp_path_factory):
+    """The native kernels compile once per test session into a fresh folder (and Snakemake's
+    jobs, which inherit the environment, load them from there)."""
+    folder = tmp_path_factory.mktemp("native-cache")
+    old = os.environ.get("ONELAYER_CACHE_DIR")
+    os.environ["ONELAYER_CACHE_DIR"] = str(folder)
+    yield folder
+    if old is None:
+        os.environ.pop("ONELAYER_CACHE_DIR", None)
+    else:
+        os.environ["ONELAYER_CACHE_DIR"] = old
 
 
 class QuietHandler(http.server.SimpleHTTPRequestHandler):

@@ -8,6 +8,8 @@ import yaml
 
 REPO = Path(__file__).resolve().parents[1]
 CONDA_TO_PIP = {"pytorch": "torch", "matplotlib-base": "matplotlib"}
+# Conda packages with no pip counterpart: pip users bring the system's C compiler.
+CONDA_ONLY = {"c-compiler"}
 
 
 def normalise(spec: str) -> tuple[str, str]:
@@ -18,9 +20,11 @@ def normalise(spec: str) -> tuple[str, str]:
 
 def conda_specs(path: Path) -> dict[str, str]:
     deps = yaml.safe_load(path.read_text())["dependencies"]
-    return dict(
+    specs = dict(
         normalise(d) for d in deps if isinstance(d, str) and not d.startswith(("python", "pip"))
     )
+    assert CONDA_ONLY <= specs.keys(), f"{path.name} lacks {CONDA_ONLY - specs.keys()}"
+    return {k: v for k, v in specs.items() if k not in CONDA_ONLY}
 
 
 def pip_specs() -> dict[str, str]:
