@@ -47,11 +47,12 @@ def split(data, dtype):
 
 def run_method(method: str, data: dict, eta: float) -> tuple[float, float]:
     """(seconds of the training loop with its per-epoch evaluation, test accuracy %)."""
-    dtype = np.float64 if method.endswith("float64") else np.float32
+    dtype = np.float64 if "float64" in method else np.float32
     X, y, Xv, yv = split(data, dtype)
     if method.startswith("onelayer"):
         threads = 1 if "1 thread" in method else 2
-        r = train(X, y, Xv, yv, lam=0.0, eta=eta, threads=threads)
+        backend = method.split()[1]
+        r = train(X, y, Xv, yv, lam=0.0, eta=eta, threads=threads, backend=backend)
         return r.seconds, test_accuracy(r.W, r.b, data, dtype)
     loop = numpy_loop if method.startswith("numpy") else torch_loop
     W, b, seconds = loop(X, y, Xv, yv, lam=0.0, eta=eta)
@@ -59,9 +60,10 @@ def run_method(method: str, data: dict, eta: float) -> tuple[float, float]:
 
 
 METHODS = [
-    "onelayer float32, 2 threads",
-    "onelayer float32, 1 thread",
-    "onelayer float64, 2 threads",
+    "onelayer native float32, 2 threads",
+    "onelayer native float32, 1 thread",
+    "onelayer native float64, 2 threads",
+    "onelayer numpy float32, 2 threads",
     "numpy loop float32",
     "torch loop float32",
 ]
@@ -71,7 +73,7 @@ def _one_run(args):
     path, eta = args
     data = load_processed(path)
     X, y, Xv, yv = split(data, np.float32)
-    return train(X, y, Xv, yv, lam=0.0, eta=eta, threads=1).seconds
+    return train(X, y, Xv, yv, lam=0.0, eta=eta, threads=1, backend="native").seconds
 
 
 def concurrency(path: str, eta: float) -> dict:

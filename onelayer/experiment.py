@@ -61,20 +61,23 @@ def run(
     dtype: str = "float32",
     diverge_factor: float = 100.0,
     threads: int = 1,
+    backend: str = "native",
 ) -> dict:
     """Train one configuration on the preprocessed data and write its run folder.
 
-    ``threads`` changes the speed, never the numbers (see ``train.train``).
+    ``threads`` changes the speed, never the numbers; ``backend`` picks the training loop
+    (see ``train.train``).
     """
     out_dir = Path(out_dir)
     data = load_processed(data_path)
     as_dtype = lambda a: np.asfortranarray(a, dtype=dtype)  # noqa: E731 - keeps images contiguous
-    settings = dict(lam=lam, eta=eta, n_batch=n_batch, n_epochs=n_epochs, seed=seed, dtype=dtype)
+    settings = dict(lam=lam, eta=eta, n_batch=n_batch, n_epochs=n_epochs, seed=seed, dtype=dtype,
+                    backend=backend)  # fmt: skip
     log.info("training %s", settings)
     result = train(
         as_dtype(data["X_train"]), data["y_train"], as_dtype(data["X_val"]), data["y_val"],
         lam=lam, eta=eta, n_batch=n_batch, n_epochs=n_epochs, seed=seed,
-        diverge_factor=diverge_factor, threads=threads,
+        diverge_factor=diverge_factor, threads=threads, backend=backend,
     )  # fmt: skip
     test_acc = None
     if result.diverged_epoch is None:

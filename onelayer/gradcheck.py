@@ -1,6 +1,8 @@
 """Step 4: prove the hand-derived gradients of the cost before any run trains on them.
 
-The analytic dJ/dW and dJ/db of ``model.gradients`` are compared, in float64, against
+The analytic dJ/dW and dJ/db of ``model.gradients`` (numpy) and, when training uses the native
+backend, of the C kernels in ``onelayer/native`` (their float64 build: the same source as the
+float32 one) are compared, in float64, against
   1. PyTorch autograd of the same forward computation written with torch ops (the handout's
      ``ComputeGradsWithTorch``, extended with the L2 term), and
   2. centred finite differences, which trust neither our maths nor torch.
@@ -24,7 +26,7 @@ log = logging.getLogger(__name__)
 Gradients = Callable[[np.ndarray, np.ndarray, np.ndarray, np.ndarray, float], tuple]
 
 CSV_COLUMNS = [
-    "case", "method", "param", "d", "n", "lam", "entries",
+    "case", "code", "method", "param", "d", "n", "lam", "entries",
     "max_abs_diff", "max_rel_err", "abs_tol", "rel_tol", "passed",
 ]  # fmt: skip
 
@@ -36,6 +38,21 @@ class Case:
     n: int  # first n training images
     lam: float
     fd_entries: int = 0  # finite differences on this many sampled entries of W (0: all of W)
+
+
+def native_gradients(W, b, X, y, lam: float) -> tuple[np.ndarray, np.ndarray]:
+    """``model.gradients``' signature around the C kernel (float64 build) that trains."""
+    from onelayer import native
+
+    gW, gb = native.gradients(
+        np.ascontiguousarray(W), np.ascontiguousarray(b[:, 0]), np.ascontiguousarray(X.T),
+        np.asarray(y, dtype=np.int64), lam,
+    )  # fmt: skip
+    return gW, gb.reshape(b.shape)
+
+
+# The implementations of the gradients the check can hold to account, by backend name.
+ANALYTIC: dict[str, Gradients] = {"numpy": model.gradients, "native": native_gradients}
 
 
 def torch_gradients(W, b, X, y, lam: float) -> tuple[np.ndarray, np.ndarray]:
@@ -123,8 +140,11 @@ def run_case(
     fd_abs_tol: float = 1e-6,
     fd_rel_tol: float = 1e-4,
     analytic: Gradients = model.gradients,
+    code: str = "numpy",
 ) -> list[dict]:
-    """Rows of the gradcheck table for one case: torch and finite differences, for W and b."""
+    """Rows of the gradcheck table for one case: torch and finite differences, for W and b.
+
+    ``code`` names the implementation ``analytic`` belongs to, in the table."""
     W, b, X, y = case_data(case, X_train, y_train, seed)
     gW, gb = analytic(W, b, X, y, case.lam)
     tW, tb = torch_gradients(W, b, X, y, case.lam)
@@ -142,7 +162,7 @@ def run_case(
             n_entries = int(mask.sum()) if (method == "finite_diff" and param == "W") else gn.size
             rows.append(
                 dict(
-                    case=case.name, method=method, param=param, d=case.d, n=case.n,
+                    case=case.name, code=code, method=method, param=param, d=case.d, n=case.n,
                     lam=case.lam, entries=n_entries, max_abs_diff=max_abs, max_rel_err=max_rel,
                     abs_tol=atol, rel_tol=rtol,
                     # NaN compares False, so a NaN gradient fails
@@ -155,7 +175,8 @@ def run_case(
 def failures(rows: list[dict]) -> list[str]:
     """One message per failing row, naming the case, method, parameter and error."""
     return [
-        f"case {r['case']!r}, {r['method']}, d{r['param']}: max abs diff {r['max_abs_diff']:.3e} "
+        f"case {r['case']!r}, {r['code']} code, {r['method']}, d{r['param']}: "
+        f"max abs diff {r['max_abs_diff']:.3e} "
         f"(tolerance {r['abs_tol']:.0e}), max rel err {r['max_rel_err']:.3e} "
         f"(tolerance {r['rel_tol']:.0e})"
         for r in rows
@@ -171,11 +192,11 @@ def check(rows: list[dict]) -> None:
 
 
 def markdown_table(rows: list[dict]) -> str:
-    head = "| case | method | param | d | n | lambda | entries | max abs diff | max rel err | tolerance (abs / rel) | pass |"
-    lines = [head, "|" + "---|" * 11]
+    head = "| case | code | method | param | d | n | lambda | entries | max abs diff | max rel err | tolerance (abs / rel) | pass |"
+    lines = [head, "|" + "---|" * 12]
     for r in rows:
         lines.append(
-            f"| {r['case']} | {r['method']} | {r['param']} | {r['d']} | {r['n']} | {r['lam']:g} "
+            f"| {r['case']} | {r['code']} | {r['method']} | {r['param']} | {r['d']} | {r['n']} | {r['lam']:g} "
             f"| {r['entries']} | {r['max_abs_diff']:.2e} | {r['max_rel_err']:.2e} "
             f"| {r['abs_tol']:.0e} / {r['rel_tol']:.0e} | {'yes' if r['passed'] else '**NO**'} |"
         )
@@ -191,11 +212,15 @@ def rows_csv(rows: list[dict]) -> str:
     return "\n".join(lines) + "\n"
 
 
-def run_checks(data_path, settings: dict, csv_path, md_path, threads: int = 1) -> list[dict]:
+def run_checks(
+    data_path, settings: dict, csv_path, md_path, threads: int = 1, backend: str = "numpy"
+) -> list[dict]:
     """Run every configured case on the preprocessed training data; write the tables, or raise.
 
-    ``settings`` is the ``gradcheck`` section of the config. On failure nothing is written
-    (the table goes to the log) and GradientCheckError names each failing case.
+    ``settings`` is the ``gradcheck`` section of the config; ``backend`` the training backend,
+    whose gradients are checked besides ``model.gradients`` (which every evaluation uses). On
+    failure nothing is written (the table goes to the log) and GradientCheckError names each
+    failing case.
     """
     import torch
 
@@ -204,22 +229,27 @@ def run_checks(data_path, settings: dict, csv_path, md_path, threads: int = 1) -
     torch.set_num_threads(threads)
     data = load_processed(data_path)
     X, y = data["X_train"], data["y_train"]
+    codes = ["numpy"] if backend == "numpy" else ["numpy", backend]
     rows = []
-    for c in settings["cases"]:
-        case = Case(c["name"], c["d"], c["n"], float(c["lam"]), c.get("fd_entries", 0))
-        log.info("checking case %s (d=%d, n=%d, lam=%g)", case.name, case.d, case.n, case.lam)
-        rows += run_case(
-            case, X, y, seed=settings["seed"], h=settings["h"],
-            abs_tol=settings["abs_tol"], rel_tol=settings["rel_tol"],
-            fd_abs_tol=settings["fd_abs_tol"], fd_rel_tol=settings["fd_rel_tol"],
-        )  # fmt: skip
+    for code in codes:
+        for c in settings["cases"]:
+            case = Case(c["name"], c["d"], c["n"], float(c["lam"]), c.get("fd_entries", 0))
+            log.info("checking the %s gradients, case %s (d=%d, n=%d, lam=%g)",
+                     code, case.name, case.d, case.n, case.lam)  # fmt: skip
+            rows += run_case(
+                case, X, y, seed=settings["seed"], h=settings["h"],
+                abs_tol=settings["abs_tol"], rel_tol=settings["rel_tol"],
+                fd_abs_tol=settings["fd_abs_tol"], fd_rel_tol=settings["fd_rel_tol"],
+                analytic=ANALYTIC[code], code=code,
+            )  # fmt: skip
     table = markdown_table(rows)
     log.info("results:\n%s", table)
     check(rows)
     write_text(csv_path, rows_csv(rows))
     write_text(
         md_path,
-        "# Gradient check\n\nAnalytic gradients of the cost against PyTorch autograd and centred finite differences (float64).\n\n"
+        "# Gradient check\n\nAnalytic gradients of the cost against PyTorch autograd and centred finite differences (float64), "
+        "for each implementation that trains or evaluates: `numpy` is onelayer/model.py, `native` the C kernels of onelayer/native.\n\n"
         + table,
     )
     return rows

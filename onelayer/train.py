@@ -70,6 +70,78 @@ def pad_classes(W: np.ndarray, b: np.ndarray, K_pad: int) -> tuple[np.ndarray, n
     return Wp, bp
 
 
+BACKENDS = ("native", "numpy")
+
+
+class NumpyBackend:
+    """The loop in Python: each batch is gathered, then two BLAS products (numpy's OpenBLAS).
+
+    Classes are padded to ``K_pad`` (see ``pad_classes``); X^T's rows are the images.
+    """
+
+    def __init__(self, X_train, y_train, X_val, y_val, W0, b0, lam, eta, n_batch, K_pad):
+        self.K = W0.shape[0]
+        self.W, self.b = pad_classes(W0, b0, max(self.K, K_pad))
+        self.sets = {"train": (X_train, y_train), "val": (X_val, y_val)}
+        self.y_train, self.lam, self.eta, self.n_batch = y_train, lam, eta, n_batch
+        # Images are rows of X^T (C-contiguous for column-major X): a batch is a gather of rows.
+        self.XT = X_train.T
+        self.XbT = np.empty((n_batch, X_train.shape[0]), dtype=X_train.dtype)  # one batch, reused
+
+    def epoch(self, perm: np.ndarray) -> None:
+        W, b, nb = self.W, self.b, self.n_batch
+        for j in range(perm.size // nb):
+            idx = perm[j * nb : (j + 1) * nb]
+            np.take(
+                self.XT, idx, axis=0, out=self.XbT, mode="clip"
+            )  # in range: "clip" skips a check
+            grad_W, grad_b = model.gradients(W, b, self.XbT.T, self.y_train[idx], self.lam)
+            W -= self.eta * grad_W
+            b -= self.eta * grad_b
+
+    def snapshot(self) -> tuple[np.ndarray, np.ndarray]:
+        # order="K" keeps W column-major: the same layout gives the same rounding.
+        return self.W.copy(order="K"), self.b.copy()
+
+    def loss_and_accuracy(self, W, b, which: str) -> tuple[float, float]:
+        X, y = self.sets[which]
+        S = model.scores(W, b, X)
+        return model.cross_entropy(S, y), model.accuracy(S, y)
+
+    def unpad(self, W, b) -> tuple[np.ndarray, np.ndarray]:
+        return W[: self.K].copy(), b[: self.K].copy()
+
+
+class NativeBackend:
+    """The loop in C (``onelayer.native``): one call per epoch, one per evaluated set."""
+
+    def __init__(self, X_train, y_train, X_val, y_val, W0, b0, lam, eta, n_batch, K_pad):
+        from onelayer import native
+
+        native.library()  # compiled (first use on this machine) before the clock starts
+        self.native, self.lam, self.eta, self.n_batch = native, lam, eta, n_batch
+        self.W, self.b = np.ascontiguousarray(W0), np.ascontiguousarray(b0[:, 0])
+        labels = lambda y: np.ascontiguousarray(y, dtype=np.int64)  # noqa: E731
+        # X^T with one image per contiguous row: free for the column-major X the pipeline loads.
+        self.sets = {
+            "train": (np.ascontiguousarray(X_train.T), labels(y_train)),
+            "val": (np.ascontiguousarray(X_val.T), labels(y_val)),
+        }
+
+    def epoch(self, perm: np.ndarray) -> None:
+        XT, y = self.sets["train"]
+        self.native.sgd_epoch(self.W, self.b, XT, y, perm, self.n_batch, self.eta, self.lam)
+
+    def snapshot(self) -> tuple[np.ndarray, np.ndarray]:
+        return self.W.copy(), self.b.copy()
+
+    def loss_and_accuracy(self, W, b, which: str) -> tuple[float, float]:
+        return self.native.loss_and_accuracy(W, b, *self.sets[which])
+
+    def unpad(self, W, b) -> tuple[np.ndarray, np.ndarray]:
+        return W.copy(), b.reshape(-1, 1).copy()
+
+
 def train(
     X_train: np.ndarray,
     y_train: np.ndarray,
@@ -84,32 +156,37 @@ def train(
     K: int = 10,
     threads: int = 1,
     K_pad: int = 16,
+    backend: str = "native",
 ) -> TrainResult:
     """Train from the seed's initial W; return the final parameters and per-epoch history.
 
-    The arithmetic runs in the dtype of ``X_train`` (float32 or float64), every BLAS call on one
-    thread. With ``threads >= 2`` the evaluation after epoch e (a copy of W, on train and
-    validation) runs on a second thread while epoch e + 1 trains: the same operations on the
-    same numbers, so the results do not depend on ``threads``.
+    The arithmetic runs in the dtype of ``X_train`` (float32 or float64) on one thread per
+    step: ``backend`` "native" runs the loop in C (``onelayer.native``), "numpy" in Python with
+    BLAS pinned to one thread. The two do the same maths in a different order, so their numbers
+    agree to rounding, not bit for bit. With ``threads >= 2`` the evaluation after epoch e (of a
+    copy of W, on train and validation) runs on a second thread while epoch e + 1 trains: the
+    same operations on the same numbers, so the results do not depend on ``threads``.
     """
     d, n = X_train.shape
     if not 1 <= n_batch <= n:
         raise ValueError(f"n_batch must be between 1 and the training set size {n}, got {n_batch}")
-    dtype = X_train.dtype
-    W, b = pad_classes(*model.init_params(K, d, seed, dtype=dtype), max(K, K_pad))
+    if backend not in BACKENDS:
+        raise ValueError(f"backend must be one of {BACKENDS}, got {backend!r}")
+    W0, b0 = model.init_params(K, d, seed, dtype=X_train.dtype)
+    loop = (NativeBackend if backend == "native" else NumpyBackend)(
+        X_train, y_train, X_val, y_val, W0, b0, lam, eta, n_batch, K_pad
+    )
     shuffle_rng = np.random.default_rng(seed)
     history: list[dict] = []
-    # Images are rows of X^T (C-contiguous for column-major X): a batch is a gather of rows.
-    XT = X_train.T
-    XbT = np.empty((n_batch, d), dtype=dtype)  # reused buffer for one batch, X_B^T
 
     def evaluate_epoch(epoch: int, W: np.ndarray, b: np.ndarray) -> dict:
-        train_loss, train_cost, train_acc = evaluate(W, b, X_train, y_train, lam)
-        val_loss, val_cost, val_acc = evaluate(W, b, X_val, y_val, lam)
-        return dict(
-            epoch=epoch, train_loss=train_loss, val_loss=val_loss, train_cost=train_cost,
-            val_cost=val_cost, train_accuracy=train_acc, val_accuracy=val_acc,
-        )  # fmt: skip
+        row = dict(epoch=epoch)
+        penalty = model.l2_penalty(W, lam)  # padded rows of W are 0: no share in the penalty
+        for which in ("train", "val"):
+            loss, acc = loop.loss_and_accuracy(W, b, which)
+            row.update({f"{which}_loss": loss, f"{which}_cost": loss + penalty,
+                        f"{which}_accuracy": acc})  # fmt: skip
+        return {c: row[c] for c in HISTORY_COLUMNS}
 
     def record(row: dict) -> bool:
         """Append an epoch's row; True when training must stop because it diverged."""
@@ -129,30 +206,26 @@ def train(
         stack.enter_context(np.errstate(over="ignore", invalid="ignore"))
         pool = stack.enter_context(ThreadPoolExecutor(max_workers=1)) if threads >= 2 else None
         for epoch in range(1, n_epochs + 1):
-            perm = shuffle_rng.permutation(n)
-            for j in range(n // n_batch):
-                idx = perm[j * n_batch : (j + 1) * n_batch]
-                np.take(XT, idx, axis=0, out=XbT, mode="clip")  # in range: "clip" skips a check
-                grad_W, grad_b = model.gradients(W, b, XbT.T, y_train[idx], lam)
-                W -= eta * grad_W
-                b -= eta * grad_b
+            loop.epoch(shuffle_rng.permutation(n))
             if pending is not None and record(pending[3].result()):  # the previous epoch's
                 diverged = pending[:3]
                 break
+            Wc, bc = loop.snapshot()
             if pool is None:
-                if record(evaluate_epoch(epoch, W, b)):
-                    diverged = (epoch, W, b)
+                if record(evaluate_epoch(epoch, Wc, bc)):
+                    diverged = (epoch, Wc, bc)
                     break
             else:
-                # order="K" keeps W column-major: the same layout gives the same rounding.
-                Wc, bc = W.copy(order="K"), b.copy()
                 pending = (epoch, Wc, bc, pool.submit(evaluate_epoch, epoch, Wc, bc))
         else:
             if pending is not None and record(pending[3].result()):
                 diverged = pending[:3]
+            pending = None
+            Wc, bc = loop.snapshot()
     seconds = time.perf_counter() - start
     diverged_epoch = None
     if diverged is not None:
-        diverged_epoch, W, b = diverged
+        diverged_epoch, Wc, bc = diverged
         log.warning("diverged at epoch %d; stopped", diverged_epoch)
-    return TrainResult(W[:K].copy(), b[:K].copy(), history, diverged_epoch, seconds)
+    W, b = loop.unpad(Wc, bc)
+    return TrainResult(W, b, history, diverged_epoch, seconds)

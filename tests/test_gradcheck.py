@@ -20,8 +20,8 @@ CASES = [
 ]
 
 
-def rows_for(data, analytic=model.gradients, cases=CASES):
-    return [r for c in cases for r in gradcheck.run_case(c, *data, analytic=analytic)]
+def rows_for(data, analytic=model.gradients, cases=CASES, code="numpy"):
+    return [r for c in cases for r in gradcheck.run_case(c, *data, analytic=analytic, code=code)]
 
 
 def test_real_gradients_pass(data):
@@ -30,6 +30,12 @@ def test_real_gradients_pass(data):
     assert all(r["passed"] for r in rows)
     assert max(r["max_abs_diff"] for r in rows if r["method"] == "torch") < 1e-10
     gradcheck.check(rows)  # raises nothing
+
+
+def test_native_kernel_gradients_pass_the_same_check(data):
+    rows = rows_for(data, analytic=gradcheck.ANALYTIC["native"], code="native")
+    assert all(r["passed"] and r["code"] == "native" for r in rows)
+    assert max(r["max_abs_diff"] for r in rows if r["method"] == "torch") < 1e-10
 
 
 def without_l2_term(W, b, X, y, lam):
@@ -70,7 +76,8 @@ def test_broken_gradients_fail_by_name(data, broken, failing):
             "finite_diff",
         }
     with pytest.raises(
-        GradientCheckError, match=r"case '(small_lam|small|full)', torch, d[Wb]: max abs diff"
+        GradientCheckError,
+        match=r"case '(small_lam|small|full)', numpy code, torch, d[Wb]: max abs diff",
     ):
         gradcheck.check(rows)
 
@@ -84,7 +91,7 @@ def test_torch_and_finite_differences_agree(data):
 
 
 def test_nan_gradient_fails():
-    rows = [dict(case="c", method="torch", param="W", max_abs_diff=float("nan"), max_rel_err=0.0,
+    rows = [dict(case="c", code="native", method="torch", param="W", max_abs_diff=float("nan"), max_rel_err=0.0,
                  abs_tol=1e-6, rel_tol=1e-6, passed=bool(float("nan") <= 1e-6))]  # fmt: skip
     assert gradcheck.failures(rows)
 

@@ -7,7 +7,7 @@ import numpy as np
 import pytest
 
 from onelayer import model
-from onelayer.train import train
+from onelayer.train import BACKENDS, train
 
 sys.path.insert(0, str(Path(__file__).resolve().parents[1] / "benchmarks"))
 from baselines import numpy_loop  # noqa: E402
@@ -21,18 +21,24 @@ def learnable(d=30, n=200, K=10, seed=0, dtype=np.float64):
     return np.asfortranarray(X.astype(dtype)), y
 
 
+backends = pytest.mark.parametrize("backend", BACKENDS)
+
+
+@backends
 @pytest.mark.parametrize("lam, eta", [(0.0, 0.05), (0.1, 0.01)])
-def test_matches_plain_reference_loop(lam, eta):
+def test_matches_plain_reference_loop(lam, eta, backend):
     X, y = learnable()
-    r = train(X, y, X, y, lam=lam, eta=eta, n_batch=20, n_epochs=3, seed=7)
+    r = train(X, y, X, y, lam=lam, eta=eta, n_batch=20, n_epochs=3, seed=7, backend=backend)
     # The plain loop of the spec that users write, also the benchmark's baseline.
     W_ref, b_ref, _ = numpy_loop(X, y, X, y, lam, eta, n_batch=20, n_epochs=3, seed=7)
     assert np.allclose(r.W, W_ref, atol=1e-12) and np.allclose(r.b, b_ref, atol=1e-12)
 
 
-def test_history_has_one_row_per_epoch_with_consistent_cost():
+@backends
+def test_history_has_one_row_per_epoch_with_consistent_cost(backend):
     X, y = learnable()
-    r = train(X, y, X[:, :50], y[:50], lam=0.5, eta=0.01, n_batch=10, n_epochs=4, seed=1)
+    r = train(X, y, X[:, :50], y[:50], lam=0.5, eta=0.01, n_batch=10, n_epochs=4, seed=1,
+              backend=backend)  # fmt: skip
     assert [h["epoch"] for h in r.history] == [1, 2, 3, 4]
     last = r.history[-1]
     assert last["train_cost"] == pytest.approx(last["train_loss"] + 0.5 * np.sum(r.W**2))
@@ -43,25 +49,29 @@ def test_history_has_one_row_per_epoch_with_consistent_cost():
     assert r.history[-1]["train_accuracy"] > 0.5  # the data is learnable
 
 
-def test_same_inputs_same_numbers_float32():
+@backends
+def test_same_inputs_same_numbers_float32(backend):
     X, y = learnable(dtype=np.float32)
-    a = train(X, y, X, y, lam=0.1, eta=0.01, n_batch=20, n_epochs=2, seed=3)
-    b = train(X, y, X, y, lam=0.1, eta=0.01, n_batch=20, n_epochs=2, seed=3)
+    a = train(X, y, X, y, lam=0.1, eta=0.01, n_batch=20, n_epochs=2, seed=3, backend=backend)
+    b = train(X, y, X, y, lam=0.1, eta=0.01, n_batch=20, n_epochs=2, seed=3, backend=backend)
     assert a.W.dtype == np.float32
     assert np.array_equal(a.W, b.W) and a.history == b.history
 
 
-def test_every_configuration_starts_from_the_same_W():
+@backends
+def test_every_configuration_starts_from_the_same_W(backend):
     X, y = learnable()
-    a = train(X, y, X, y, lam=0.0, eta=1e-12, n_batch=20, n_epochs=1, seed=42)
+    a = train(X, y, X, y, lam=0.0, eta=1e-12, n_batch=20, n_epochs=1, seed=42, backend=backend)
     W0, _ = model.init_params(10, X.shape[0], 42)
     assert np.allclose(a.W, W0, atol=1e-9)
 
 
-def test_divergence_is_detected_and_training_stops():
+@backends
+def test_divergence_is_detected_and_training_stops(backend):
     X, y = learnable()
     y = np.random.default_rng(9).permutation(y)  # labels unrelated to X: no W fits them
-    r = train(X * 100, y, X, y, lam=0.0, eta=1e4, n_batch=20, n_epochs=10, seed=0)
+    r = train(X * 100, y, X, y, lam=0.0, eta=1e4, n_batch=20, n_epochs=10, seed=0,
+              backend=backend)  # fmt: skip
     assert r.diverged_epoch == 1
     assert len(r.history) == 1
 
@@ -72,14 +82,14 @@ def test_n_batch_larger_than_training_set_is_refused():
         train(X, y, X, y, lam=0.0, eta=0.1, n_batch=31, n_epochs=1)
 
 
+@backends
 @pytest.mark.parametrize("dtype", [np.float32, np.float64])
-def test_threads_change_nothing_but_speed(dtype):
+def test_threads_change_nothing_but_speed(dtype, backend):
     X, y = learnable(d=3072, n=300, dtype=dtype)
-    a = train(
-        X, y, X[:, :100], y[:100], lam=0.1, eta=0.01, n_batch=30, n_epochs=3, seed=5, threads=1
-    )
-    b = train(
-        X, y, X[:, :100], y[:100], lam=0.1, eta=0.01, n_batch=30, n_epochs=3, seed=5, threads=2
+    a, b = (
+        train(X, y, X[:, :100], y[:100], lam=0.1, eta=0.01, n_batch=30, n_epochs=3, seed=5,
+              threads=threads, backend=backend)  # fmt: skip
+        for threads in (1, 2)
     )
     assert np.array_equal(a.W, b.W) and np.array_equal(a.b, b.b)
     assert a.history == b.history
@@ -87,19 +97,40 @@ def test_threads_change_nothing_but_speed(dtype):
 
 def test_padded_classes_change_nothing():
     X, y = learnable()
-    a = train(X, y, X, y, lam=0.1, eta=0.05, n_batch=20, n_epochs=2, seed=3, K_pad=10)
-    b = train(X, y, X, y, lam=0.1, eta=0.05, n_batch=20, n_epochs=2, seed=3, K_pad=16)
+    kw = dict(lam=0.1, eta=0.05, n_batch=20, n_epochs=2, seed=3, backend="numpy")
+    a = train(X, y, X, y, K_pad=10, **kw)
+    b = train(X, y, X, y, K_pad=16, **kw)
     assert a.W.shape == b.W.shape == (10, 30)
     assert np.allclose(a.W, b.W, atol=1e-12) and np.allclose(a.b, b.b, atol=1e-12)
 
 
-def test_divergence_stops_at_the_same_epoch_with_two_threads():
+@backends
+def test_divergence_stops_at_the_same_epoch_with_two_threads(backend):
     X, y = learnable()
     y = np.random.default_rng(9).permutation(y)
-    one = train(X * 100, y, X, y, lam=0.0, eta=1e4, n_batch=20, n_epochs=10, seed=0, threads=1)
-    two = train(X * 100, y, X, y, lam=0.0, eta=1e4, n_batch=20, n_epochs=10, seed=0, threads=2)
+    kw = dict(lam=0.0, eta=1e4, n_batch=20, n_epochs=10, seed=0, backend=backend)
+    one = train(X * 100, y, X, y, threads=1, **kw)
+    two = train(X * 100, y, X, y, threads=2, **kw)
     assert one.diverged_epoch == two.diverged_epoch == 1
     assert np.array_equal(one.W, two.W, equal_nan=True) and len(two.history) == 1
+
+
+def test_the_two_backends_agree_to_float32_rounding():
+    """Same maths, different order of operations: close numbers, not equal bits."""
+    X, y = learnable(d=3072, n=200, dtype=np.float32)
+    kw = dict(lam=0.1, eta=0.01, n_batch=20, n_epochs=3, seed=5)
+    a = train(X, y, X[:, :100], y[:100], backend="native", **kw)
+    b = train(X, y, X[:, :100], y[:100], backend="numpy", **kw)
+    assert np.allclose(a.W, b.W, atol=1e-5) and np.allclose(a.b, b.b, atol=1e-5)
+    for ra, rb in zip(a.history, b.history):
+        assert ra["train_cost"] == pytest.approx(rb["train_cost"], rel=1e-5)
+        assert abs(ra["val_accuracy"] - rb["val_accuracy"]) <= 0.01
+
+
+def test_unknown_backend_is_refused():
+    X, y = learnable(n=30)
+    with pytest.raises(ValueError, match="backend must be one of"):
+        train(X, y, X, y, lam=0.0, eta=0.1, n_batch=10, n_epochs=1, backend="fortran")
 
 
 def test_training_needs_no_torch(tmp_path):

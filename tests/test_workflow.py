@@ -27,7 +27,10 @@ def test_full_dag_makes_every_target(finished_workflow):
               "figures/overview_weights.png", "figures/accuracy.png"):  # fmt: skip
         assert (wd / "results" / f).exists(), f
     with open(wd / "results" / "gradcheck" / "gradcheck.csv") as f:
-        assert all(r["passed"] == "True" for r in csv.DictReader(f))
+        checks = list(csv.DictReader(f))
+    assert all(r["passed"] == "True" for r in checks)
+    # the default backend is native: its C gradients are checked beside numpy's
+    assert {r["code"] for r in checks} == {"numpy", "native"}
     summary = (wd / "results" / "summary.md").read_text()
     assert "| 0 | 0.01 |" in summary and "30.00 %" in summary  # the reference number from config
     for log in ("download_cifar10", "extract_cifar10", "preprocess", "gradcheck", "summary"):
@@ -118,3 +121,15 @@ def test_failed_gradient_check_stops_the_pipeline_before_training(tmp_path, tiny
     assert "Traceback (most recent call last)" not in proc.out
     assert not (wd / "results/gradcheck/gradcheck.csv").exists()
     assert not list((wd / "results").glob("lam*")) and "rule train" not in proc.out
+
+
+def test_numpy_backend_trains_and_checks_only_its_own_gradients(tmp_path, tiny_archive):
+    url, md5, _ = tiny_archive
+    wd = copy_workflow(tmp_path / "wf")
+    cfg = tiny_config(url, md5, train={"n_batch": 20, "n_epochs": 2, "backend": "numpy"})
+    cfg["runs"] = [{"lam": 0, "eta": 0.01}]
+    snakemake(wd, "--cores", "2", "--configfile", str(write_config(wd, cfg)))
+    with open(wd / "results" / "gradcheck" / "gradcheck.csv") as f:
+        assert {r["code"] for r in csv.DictReader(f)} == {"numpy"}
+    m = json.loads((wd / "results" / "lam0_eta0.01" / "metrics.json").read_text())
+    assert m["backend"] == "numpy" and m["status"] == "ok" and m["epochs_run"] == 2

@@ -16,5 +16,6 @@ rule gradcheck:
         "../envs/onelayer.yaml"
     params:
         settings=config["gradcheck"],
+        backend=config["train"]["backend"],
     script:
         "../scripts/gradcheck.py"

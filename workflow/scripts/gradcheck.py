@@ -11,5 +11,6 @@ run_logged(
         snakemake.output.csv,
         snakemake.output.md,
         threads=snakemake.threads,
+        backend=snakemake.params.backend,
     ),
 )
