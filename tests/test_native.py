@@ -108,8 +108,8 @@ def test_wrong_inputs_are_refused_before_reaching_c():
         native.loss_and_accuracy(Wn, bn, XT, y.astype(np.int32))
 
 
-def _load_in_subprocess(tmp_path, cc: str) -> subprocess.CompletedProcess:
-    env = {**os.environ, "ONELAYER_CACHE_DIR": str(tmp_path / "cache"), "CC": cc}
+def _load_in_subprocess(tmp_path, cc: str, cache=None) -> subprocess.CompletedProcess:
+    env = {**os.environ, "ONELAYER_CACHE_DIR": str(cache or tmp_path / "cache"), "CC": cc}
     code = "from onelayer import native; print(native.library()._name)"
     return subprocess.run([sys.executable, "-c", code], env=env, capture_output=True, text=True)
 
@@ -137,3 +137,12 @@ def test_a_failing_compiler_is_named_and_leaves_no_library(tmp_path):
     assert proc.returncode != 0
     assert "could not compile the native kernels with 'false'" in proc.stderr
     assert not list((tmp_path / "cache").glob("*.so*"))
+
+
+def test_an_unusable_cache_folder_is_named(tmp_path):
+    blocker = tmp_path / "not-a-folder"
+    blocker.write_text("")
+    proc = _load_in_subprocess(tmp_path, "cc", cache=blocker / "cache")
+    assert proc.returncode != 0
+    assert f"cannot keep the compiled native kernels in {blocker / 'cache'}" in proc.stderr
+    assert "ONELAYER_CACHE_DIR" in proc.stderr

@@ -81,7 +81,15 @@ def _compiler_version(cc: str) -> str:
 
 
 def _build(cc: str, target: Path) -> None:
-    target.parent.mkdir(parents=True, exist_ok=True)
+    try:
+        target.parent.mkdir(parents=True, exist_ok=True)
+        if not os.access(target.parent, os.W_OK):
+            raise PermissionError(f"{target.parent} is not writable")
+    except OSError as exc:
+        raise NativeBackendError(
+            f"cannot keep the compiled native kernels in {target.parent} ({exc}); point "
+            "$ONELAYER_CACHE_DIR at a writable folder, or set train.backend: numpy"
+        ) from exc
     errors = []
     for flags in FLAG_SETS:
         fd, tmp = tempfile.mkstemp(prefix=f".{target.name}.", suffix=".part", dir=target.parent)
