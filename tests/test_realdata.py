@@ -82,3 +82,15 @@ def test_blas_threads_do_not_change_the_numbers(mirror_run, tmp_path):
     ours = mirror_run / "results" / "lam0_eta0.001"
     assert (out / "history.csv").read_bytes() == (ours / "history.csv").read_bytes()
     assert (out / "model.npz").read_bytes() == (ours / "model.npz").read_bytes()
+
+
+def test_float32_stays_within_a_tenth_of_a_point_of_float64(mirror_run, tmp_path):
+    """The issue's bound for the stable runs: float32 training (the default) against a float64
+    reference, on the real data."""
+    from onelayer.experiment import run
+
+    data = mirror_run / "data" / "processed" / "cifar10.npz"
+    ref = run(data, lam=0.0, eta=0.001, out_dir=tmp_path / "f64", dtype="float64", threads=2)
+    ours = json.loads((mirror_run / "results" / "lam0_eta0.001" / "metrics.json").read_text())
+    assert ours["dtype"] == "float32" and ref["dtype"] == "float64"
+    assert abs(ours["test_accuracy"] - ref["test_accuracy"]) <= 0.1, (ours, ref)

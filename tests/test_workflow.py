@@ -117,7 +117,9 @@ def test_failed_gradient_check_stops_the_pipeline_before_training(tmp_path, tiny
     config["gradcheck"].update(abs_tol=1e-300, rel_tol=1e-300)
     proc = snakemake(wd, "--cores", "2", "--configfile", str(write_config(wd, config)), check=False)
     assert proc.returncode != 0
-    assert re.search(r"gradient check failed:\s+case 'small', torch, dW: max abs diff", proc.out)
+    assert re.search(
+        r"gradient check failed:\s+case 'small', numpy code, torch, dW: max abs diff", proc.out
+    )
     assert "Traceback (most recent call last)" not in proc.out
     assert not (wd / "results/gradcheck/gradcheck.csv").exists()
     assert not list((wd / "results").glob("lam*")) and "rule train" not in proc.out
