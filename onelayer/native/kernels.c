@@ -7,10 +7,13 @@
  * labels y are int64. Every function is single-threaded and keeps a fixed order of operations,
  * so equal inputs give equal bits, whichever thread calls it.
  *
- * Speed: scores use each 2 KB block of W (K rows, kept in L1) for two images at a time, with
- * 2K vector accumulators; the gradient G^T X_B runs over two vectors of columns for all images
- * of the batch, with 2K accumulators. Vectors are GCC/Clang vector extensions, so the compiler
- * picks the machine's widest registers (-march=native) without intrinsics.
+ * Speed (measured with benchmarks/bench_kernels.py): the batch's images are read straight from
+ * X, no gather; W is packed so the K rows of each 2 KB block sit together and stay in L1; each
+ * block serves two images at a time with 2K vector accumulators, while the next images are
+ * prefetched into L2; the gradient G^T X_B runs over two vectors of columns for all images of
+ * the batch, again with 2K accumulators; denormal numbers are flushed while a kernel runs.
+ * Vectors are GCC/Clang vector extensions, so the compiler picks the machine's widest registers
+ * (-march=native) without intrinsics.
  */
 #include <math.h>
 #include <stdint.h>
@@ -20,10 +23,16 @@
 #include <stdlib.h>
 #include <string.h>
 
-#define KMAX 16       /* most classes supported; the Python side checks K <= KMAX */
-#define IB 16         /* images whose partial scores are kept at once */
-#define JBYTES 2048   /* bytes of each W row per block */
-#define EXP_FLOOR -80 /* as model.EXP_FLOOR */
+/* Most classes supported; the Python side checks K <= KMAX. */
+#define KMAX 16
+/* Images whose partial scores are kept at once. */
+#define IB 16
+/* Bytes of each W row per block: the K rows of a block (20 KB for K = 10) stay in L1. */
+#define JBYTES 2048
+/* Prefetches go into L2 (prefetcht1): into L1 they would evict W's block. */
+#define PFHINT 2
+/* As model.EXP_FLOOR: a score this far below the maximum has probability 0. */
+#define EXP_FLOOR -80
 
 /* Keeps a vector in a register, loaded once for both images of a pair: otherwise GCC folds the
  * load of W into each of the two FMAs, and the loop runs out of load slots (15% slower here). */
