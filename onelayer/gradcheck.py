@@ -218,7 +218,7 @@ def run_checks(
     """Run every configured case on the preprocessed training data; write the tables, or raise.
 
     ``settings`` is the ``gradcheck`` section of the config; ``backend`` the training backend,
-    whose gradients are checked besides ``model.gradients`` (which every evaluation uses). On
+    whose gradients are checked besides ``model.gradients`` (the reference, always checked). On
     failure nothing is written (the table goes to the log) and GradientCheckError names each
     failing case.
     """
