@@ -42,13 +42,6 @@ class TrainResult:
     seconds: float = 0.0
 
 
-def evaluate(W, b, X, y, lam: float) -> tuple[float, float, float]:
-    """(loss, cost, accuracy) of (W, b) on the whole set (X, y)."""
-    S = model.scores(W, b, X)
-    loss = model.cross_entropy(S, y)
-    return loss, loss + model.l2_penalty(W, lam), model.accuracy(S, y)
-
-
 def has_diverged(loss: float, K: int, factor: float) -> bool:
     """A loss that is not finite, or ``factor`` times the loss of guessing (log K), has diverged."""
     return not math.isfinite(loss) or loss > factor * math.log(K)
@@ -92,9 +85,8 @@ class NumpyBackend:
         W, b, nb = self.W, self.b, self.n_batch
         for j in range(perm.size // nb):
             idx = perm[j * nb : (j + 1) * nb]
-            np.take(
-                self.XT, idx, axis=0, out=self.XbT, mode="clip"
-            )  # in range: "clip" skips a check
+            # The indices are in range: mode="clip" only skips numpy's check of them.
+            np.take(self.XT, idx, axis=0, out=self.XbT, mode="clip")
             grad_W, grad_b = model.gradients(W, b, self.XbT.T, self.y_train[idx], self.lam)
             W -= self.eta * grad_W
             b -= self.eta * grad_b
@@ -220,8 +212,6 @@ def train(
         else:
             if pending is not None and record(pending[3].result()):
                 diverged = pending[:3]
-            pending = None
-            Wc, bc = loop.snapshot()
     seconds = time.perf_counter() - start
     diverged_epoch = None
     if diverged is not None:
