@@ -5,7 +5,6 @@ from __future__ import annotations
 
 import functools
 import http.server
-import os
 import shutil
 import subprocess
 import sys
@@ -28,13 +27,9 @@ def native_cache(tmp_path_factory):
     """The native kernels compile once per test session into a fresh folder (and Snakemake's
     jobs, which inherit the environment, load them from there)."""
     folder = tmp_path_factory.mktemp("native-cache")
-    old = os.environ.get("ONELAYER_CACHE_DIR")
-    os.environ["ONELAYER_CACHE_DIR"] = str(folder)
-    yield folder
-    if old is None:
-        os.environ.pop("ONELAYER_CACHE_DIR", None)
-    else:
-        os.environ["ONELAYER_CACHE_DIR"] = old
+    with pytest.MonkeyPatch.context() as mp:
+        mp.setenv("ONELAYER_CACHE_DIR", str(folder))
+        yield folder
 
 
 class QuietHandler(http.server.SimpleHTTPRequestHandler):

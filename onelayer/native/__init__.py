@@ -134,13 +134,14 @@ def library() -> ctypes.CDLL:
     return lib
 
 
-def _suffix(dtype) -> str:
+def _call(name: str, dtype, *args) -> None:
+    """Call kernel ``name`` in the precision of ``dtype``; its -1 means malloc failed."""
     dtype = np.dtype(dtype)
-    if dtype == np.float32:
-        return "f32"
-    if dtype == np.float64:
-        return "f64"
-    raise TypeError(f"the native kernels run in float32 or float64, not {dtype}")
+    if dtype not in (np.float32, np.float64):
+        raise TypeError(f"the native kernels run in float32 or float64, not {dtype}")
+    suffix = "f32" if dtype == np.float32 else "f64"
+    if getattr(library(), f"ol_{name}_{suffix}")(*args):
+        raise MemoryError(f"native {name}: out of memory")
 
 
 def _p(a: np.ndarray) -> int:
@@ -174,9 +175,8 @@ def scores(W, b, XT, rows=None) -> np.ndarray:
     if rows is not None:
         rows = np.ascontiguousarray(rows, dtype=np.int64)
     S = np.empty((m, K), dtype=W.dtype)
-    fn = getattr(library(), f"ol_scores_{_suffix(W.dtype)}")
-    if fn(_p(W), _p(b), _p(XT), _ldx(XT), None if rows is None else _p(rows), m, d, K, _p(S)):
-        raise MemoryError("native scores: out of memory")
+    rows_p = None if rows is None else _p(rows)
+    _call("scores", W.dtype, _p(W), _p(b), _p(XT), _ldx(XT), rows_p, m, d, K, _p(S))
     return S
 
 
@@ -187,9 +187,8 @@ def gradients(W, b, XT, y, lam: float, rows=None) -> tuple[np.ndarray, np.ndarra
     rows = np.arange(XT.shape[0]) if rows is None else rows
     rows = np.ascontiguousarray(rows, dtype=np.int64)
     dW, db = np.empty_like(W), np.empty_like(b)
-    fn = getattr(library(), f"ol_gradients_{_suffix(W.dtype)}")
-    if fn(_p(W), _p(b), _p(XT), _ldx(XT), _p(rows), _p(y), len(rows), d, K, lam, _p(dW), _p(db)):
-        raise MemoryError("native gradients: out of memory")
+    args = (_p(W), _p(b), _p(XT), _ldx(XT), _p(rows), _p(y), len(rows), d, K, lam, _p(dW), _p(db))
+    _call("gradients", W.dtype, *args)
     return dW, db
 
 
@@ -198,9 +197,8 @@ def sgd_epoch(W, b, XT, y, perm, n_batch: int, eta: float, lam: float) -> None:
     _check(W, b, XT, y)
     K, d = W.shape
     perm = np.ascontiguousarray(perm, dtype=np.int64)
-    fn = getattr(library(), f"ol_sgd_epoch_{_suffix(W.dtype)}")
-    if fn(_p(W), _p(b), _p(XT), _ldx(XT), _p(y), _p(perm), len(perm), d, K, n_batch, eta, lam):
-        raise MemoryError("native sgd_epoch: out of memory")
+    args = (_p(W), _p(b), _p(XT), _ldx(XT), _p(y), _p(perm), len(perm), d, K, n_batch, eta, lam)
+    _call("sgd_epoch", W.dtype, *args)
 
 
 def loss_and_accuracy(W, b, XT, y) -> tuple[float, float]:
@@ -208,7 +206,5 @@ def loss_and_accuracy(W, b, XT, y) -> tuple[float, float]:
     _check(W, b, XT, y)
     K, d = W.shape
     out = np.zeros(2)
-    fn = getattr(library(), f"ol_evaluate_{_suffix(W.dtype)}")
-    if fn(_p(W), _p(b), _p(XT), _ldx(XT), _p(y), XT.shape[0], d, K, _p(out)):
-        raise MemoryError("native evaluation: out of memory")
+    _call("evaluate", W.dtype, _p(W), _p(b), _p(XT), _ldx(XT), _p(y), XT.shape[0], d, K, _p(out))
     return float(out[0] / XT.shape[0]), float(out[1] / XT.shape[0])
