@@ -36,6 +36,10 @@ SHAPES = [(3072, 37, 10), (10, 3, 10), (17, 5, 10), (40, 33, 3), (3072, 20, 16),
 @pytest.mark.parametrize("dtype", DTYPES)
 @pytest.mark.parametrize("d, n, K", SHAPES)
 def test_scores_and_gradients_match_the_numpy_maths(d, n, K, dtype):
+    check_feature_kernels(d, n, K, dtype)
+
+
+def check_feature_kernels(d, n, K, dtype):
     X, y, W, b = problem(d, n, K, dtype=dtype)
     Wn, bn, XT, _ = as_native(X, y, W, b)
     tol = TOL[dtype]
@@ -82,6 +86,22 @@ def test_one_epoch_is_the_batches_of_the_permutation_and_drops_the_remainder():
         gW, gb = model.gradients(W2, b2, X[:, idx], y[idx], lam)
         W2, b2 = W2 - eta * gW, b2 - eta * gb
     assert np.allclose(W1, W2, atol=1e-12) and np.allclose(b1, b2[:, 0], atol=1e-12)
+
+
+@pytest.mark.skipif(
+    os.uname().machine not in ("x86_64", "AMD64"), reason="the builds below are x86 flag sets"
+)
+@pytest.mark.parametrize("flags", [["-O2", "-mavx2", "-mfma"], ["-O2"]], ids=["avx2", "generic"])
+def test_other_builds_compile_and_agree(tmp_path, monkeypatch, flags):
+    """Keeping W in a register needs AVX-512; the machine's own build is tested above, the AVX2
+    one and the plain C one (what a compiler without -march=native builds) here."""
+    path = tmp_path / "kernels.so"
+    cmd = [os.environ.get("CC", "cc"), *flags, "-std=gnu11", "-fPIC", "-shared", "-o", str(path),
+           str(native.SOURCES[0]), "-lm"]  # fmt: skip
+    subprocess.run(cmd, check=True, capture_output=True)
+    monkeypatch.setattr(native, "library", lambda: native.load(path))
+    for dtype in DTYPES:
+        check_feature_kernels(40, 19, 10, dtype)
 
 
 def test_large_eta_is_not_slowed_by_denormals_and_leaves_the_callers_float_mode_alone():

@@ -123,6 +123,11 @@ def library() -> ctypes.CDLL:
     path = cache_dir() / f"kernels-{key.hexdigest()[:16]}.so"
     if not path.exists():
         _build(cc, path)
+    return load(path)
+
+
+def load(path: Path) -> ctypes.CDLL:
+    """A compiled kernels library, with the argument types of its functions declared."""
     lib = ctypes.CDLL(str(path))
     for suffix, real in (("f32", ctypes.c_float), ("f64", ctypes.c_double)):
         codes = {"P": ctypes.c_void_p, "I": ctypes.c_int64, "i": ctypes.c_int, "R": real}

@@ -36,7 +36,7 @@
 
 /* Keeps a vector in a register, loaded once for both images of a pair: otherwise GCC folds the
  * load of W into each of the two FMAs, and the loop runs out of load slots (15% slower here). */
-#if defined(__GNUC__) && (defined(__x86_64__) || defined(__i386__))
+#if defined(__GNUC__) && defined(__AVX512F__) /* a 64-byte vector fits one register */
 #define IN_REGISTER(v) __asm__("" : "+v"(v))
 #else
 #define IN_REGISTER(v) (void)0
