@@ -15,7 +15,7 @@ import numpy as np
 
 from onelayer import model
 from onelayer.atomic import write_json, write_npz, write_text
-from onelayer.preprocess import load_processed
+from onelayer.preprocess import load_processed, pixels_of
 from onelayer.train import HISTORY_COLUMNS, TrainResult, train
 
 log = logging.getLogger(__name__)
@@ -77,7 +77,7 @@ def run(
     result = train(
         as_dtype(data["X_train"]), data["y_train"], as_dtype(data["X_val"]), data["y_val"],
         lam=lam, eta=eta, n_batch=n_batch, n_epochs=n_epochs, seed=seed,
-        diverge_factor=diverge_factor, threads=threads, backend=backend,
+        diverge_factor=diverge_factor, threads=threads, backend=backend, pixels=pixels_of(data),
     )  # fmt: skip
     test_acc = None
     if result.diverged_epoch is None:

@@ -2,7 +2,7 @@
 
 The analytic dJ/dW and dJ/db of ``model.gradients`` (numpy) and, when training uses the native
 backend, of the C kernels in ``onelayer/native`` (their float64 build: the same source as the
-float32 one) are compared, in float64, against
+float32 one), on features and on the raw pixels they train on, are compared, in float64, against
   1. PyTorch autograd of the same forward computation written with torch ops (the handout's
      ``ComputeGradsWithTorch``, extended with the L2 term), and
   2. centred finite differences, which trust neither our maths nor torch.
@@ -51,8 +51,32 @@ def native_gradients(W, b, X, y, lam: float) -> tuple[np.ndarray, np.ndarray]:
     return gW, gb.reshape(b.shape)
 
 
-# The implementations of the gradients the check can hold to account, by backend name.
-ANALYTIC: dict[str, Gradients] = {"numpy": model.gradients, "native": native_gradients}
+def pixel_gradients(scale: np.ndarray, shift: np.ndarray) -> Gradients:
+    """``model.gradients``' signature around the C kernel (float64 build) that trains on raw
+    pixels: the features X it is given must be ``scale * u + shift`` of bytes u, feature by
+    feature (the first d entries of scale and shift), as ``pixel_features`` makes them."""
+
+    def gradients(W, b, X, y, lam: float) -> tuple[np.ndarray, np.ndarray]:
+        from onelayer import native
+
+        d = X.shape[0]
+        sc, sh = np.ascontiguousarray(scale[:d]), np.ascontiguousarray(shift[:d])
+        U = np.rint((X - sh[:, None]) / sc[:, None])
+        if U.min() < 0 or U.max() > 255 or not np.array_equal(sc[:, None] * U + sh[:, None], X):
+            raise ValueError("the features given are not scale * u + shift of bytes u")
+        gW, gb = native.gradients(
+            np.ascontiguousarray(W), np.ascontiguousarray(b[:, 0]),
+            np.ascontiguousarray(U.T, dtype=np.uint8), np.asarray(y, dtype=np.int64), lam,
+            affine=(sc, sh),
+        )  # fmt: skip
+        return gW, gb.reshape(b.shape)
+
+    return gradients
+
+
+def pixel_features(pixels, n: int) -> np.ndarray:
+    """The features (d x n, float64) of the first n training images, computed from their bytes."""
+    return pixels.scale[:, None] * pixels.train[:n].T + pixels.shift[:, None]
 
 
 def torch_gradients(W, b, X, y, lam: float) -> tuple[np.ndarray, np.ndarray]:
@@ -224,23 +248,30 @@ def run_checks(
     """
     import torch
 
-    from onelayer.preprocess import load_processed
+    from onelayer.preprocess import load_processed, pixels_of
 
     torch.set_num_threads(threads)
     data = load_processed(data_path)
     X, y = data["X_train"], data["y_train"]
-    codes = ["numpy"] if backend == "numpy" else ["numpy", backend]
+    checks = [("numpy", model.gradients, X)]  # (code, its gradients, the features it gets)
+    if backend == "native":
+        checks.append(("native", native_gradients, X))
+        pixels = pixels_of(data)
+        if pixels is not None:  # training reads the bytes: check that kernel on their features
+            n = max(c["n"] for c in settings["cases"])
+            checks.append(("native-pixels", pixel_gradients(pixels.scale, pixels.shift),
+                           pixel_features(pixels, n)))  # fmt: skip
     rows = []
-    for code in codes:
+    for code, analytic, features in checks:
         for c in settings["cases"]:
             case = Case(c["name"], c["d"], c["n"], float(c["lam"]), c.get("fd_entries", 0))
             log.info("checking the %s gradients, case %s (d=%d, n=%d, lam=%g)",
                      code, case.name, case.d, case.n, case.lam)  # fmt: skip
             rows += run_case(
-                case, X, y, seed=settings["seed"], h=settings["h"],
+                case, features, y, seed=settings["seed"], h=settings["h"],
                 abs_tol=settings["abs_tol"], rel_tol=settings["rel_tol"],
                 fd_abs_tol=settings["fd_abs_tol"], fd_rel_tol=settings["fd_rel_tol"],
-                analytic=ANALYTIC[code], code=code,
+                analytic=analytic, code=code,
             )  # fmt: skip
     table = markdown_table(rows)
     log.info("results:\n%s", table)
@@ -249,7 +280,8 @@ def run_checks(
     write_text(
         md_path,
         "# Gradient check\n\nAnalytic gradients of the cost against PyTorch autograd and centred finite differences (float64), "
-        "for each implementation that trains or evaluates: `numpy` is onelayer/model.py, `native` the C kernels of onelayer/native.\n\n"
+        "for each implementation that trains or evaluates: `numpy` is onelayer/model.py, `native` the C kernels of onelayer/native, "
+        "`native-pixels` the same kernels reading raw pixels (on the features those pixels map to).\n\n"
         + table,
     )
     return rows

@@ -4,9 +4,15 @@ Pixels are scaled to [0, 1], then every feature is centred and scaled with the m
 standard deviation (ddof 0) of the *training* set only, applied alike to train, validation and
 test. Arrays follow the assignment's notation, X is d x n, but are stored column-major so that
 each image (a column) is contiguous in memory: mini-batches are then cheap to gather.
+
+The training and validation images are also kept as the raw bytes they came from (n x d uint8,
+one image per row), with the per-feature affine map that turns them into the features
+(``Pixels``): the native training kernels read them, a quarter of the bytes of float32 features.
 """
 
 from __future__ import annotations
+
+from dataclasses import dataclass
 
 import numpy as np
 
@@ -32,29 +38,83 @@ def normalise(X: np.ndarray, mean: np.ndarray, std: np.ndarray, dtype=np.float32
     return np.asfortranarray(((X - mean) / std).astype(dtype))
 
 
+def affine_map(mean: np.ndarray, std: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
+    """(scale, shift), each d, such that the features of pixels u are ``scale * u + shift``.
+
+    ``normalise(u / 255, mean, std)`` is ((u / 255) - mean) / std, which is the same number as
+    u / (255 std) - mean / std: equal up to the rounding of each form.
+    """
+    return (1.0 / (255.0 * std)).ravel(), (-mean / std).ravel()
+
+
+@dataclass(frozen=True)
+class Pixels:
+    """The raw bytes behind the training and validation features, and the map between them.
+
+    ``train`` and ``val`` are n x d uint8, one image per row; feature j of an image with pixels
+    u is ``scale[j] * u[j] + shift[j]`` (``affine_map``).
+    """
+
+    train: np.ndarray
+    val: np.ndarray
+    scale: np.ndarray
+    shift: np.ndarray
+
+    def check(self, X_train: np.ndarray, X_val: np.ndarray, images: int = 4) -> None:
+        """Raise ValueError unless these pixels are the images of X_train and X_val (d x n).
+
+        The shapes must agree, and the first and last ``images`` images of each set must map to
+        their features to float32 rounding: a cheap guard against pixels of other data.
+        """
+        for name, U, X in (("train", self.train, X_train), ("val", self.val, X_val)):
+            if U.dtype != np.uint8 or U.shape != X.shape[::-1]:
+                raise ValueError(
+                    f"pixels of {name} must be uint8 {X.shape[1]} x {X.shape[0]} for its "
+                    f"features, got {U.dtype} {U.shape}"
+                )
+            n = X.shape[1]
+            idx = np.unique(np.r_[: min(images, n), max(0, n - images) : n])
+            mapped = self.scale[:, None] * U[idx].T + self.shift[:, None]
+            if not np.allclose(mapped, X[:, idx], rtol=1e-5, atol=1e-5):
+                worst = float(np.max(np.abs(mapped - X[:, idx])))
+                raise ValueError(
+                    f"pixels of {name} do not map to its features (largest difference {worst:.3g}):"
+                    " they belong to other data or another normalisation"
+                )
+
+
+def pixels_of(data: dict) -> Pixels | None:
+    """The ``Pixels`` of arrays written by ``preprocess``; None for a file written before them."""
+    if "pixels_train" not in data or "pixels_val" not in data:
+        return None
+    scale, shift = affine_map(data["mean"], data["std"])
+    return Pixels(data["pixels_train"], data["pixels_val"], scale, shift)
+
+
 def load_split(paths: list) -> tuple[np.ndarray, np.ndarray]:
-    """Concatenate batch files: (X d x n float64 in [0, 1], y n int64)."""
+    """Concatenate batch files: (pixels n x d uint8, y n int64)."""
     parts = [load_batch(p) for p in paths]
-    data = np.concatenate([p[0] for p in parts])
-    y = np.concatenate([p[1] for p in parts])
-    return to_features(data), y
+    return np.concatenate([p[0] for p in parts]), np.concatenate([p[1] for p in parts])
 
 
 def preprocess(train: list, val: list, test: list, meta, out, dtype: str = "float32") -> dict:
     """Read the batch files of each split, normalise with train statistics, write ``out`` (.npz)."""
-    X_train, y_train = load_split(train)
-    X_val, y_val = load_split(val)
-    X_test, y_test = load_split(test)
+    U_train, y_train = load_split(train)
+    U_val, y_val = load_split(val)
+    U_test, y_test = load_split(test)
+    X_train, X_val = to_features(U_train), to_features(U_val)
     mean, std = train_statistics(X_train)
     arrays = {
         "X_train": normalise(X_train, mean, std, dtype),
         "y_train": y_train,
         "X_val": normalise(X_val, mean, std, dtype),
         "y_val": y_val,
-        "X_test": normalise(X_test, mean, std, dtype),
+        "X_test": normalise(to_features(U_test), mean, std, dtype),
         "y_test": y_test,
         "mean": mean,
         "std": std,
+        "pixels_train": np.ascontiguousarray(U_train),
+        "pixels_val": np.ascontiguousarray(U_val),
         "label_names": np.array(load_label_names(meta)),
     }
     write_npz(out, **arrays)

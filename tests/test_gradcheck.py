@@ -5,6 +5,7 @@ import pytest
 
 from onelayer import gradcheck, model
 from onelayer.errors import GradientCheckError
+from onelayer.preprocess import Pixels
 
 
 @pytest.fixture(scope="module")
@@ -33,9 +34,22 @@ def test_real_gradients_pass(data):
 
 
 def test_native_kernel_gradients_pass_the_same_check(data):
-    rows = rows_for(data, analytic=gradcheck.ANALYTIC["native"], code="native")
+    rows = rows_for(data, analytic=gradcheck.native_gradients, code="native")
     assert all(r["passed"] and r["code"] == "native" for r in rows)
     assert max(r["max_abs_diff"] for r in rows if r["method"] == "torch") < 1e-10
+
+
+def test_the_pixel_kernel_gradients_pass_on_the_features_of_their_pixels(data):
+    rng = np.random.default_rng(2)
+    U = rng.integers(0, 256, size=(30, 3072), dtype=np.uint8)
+    pixels = Pixels(U, U, rng.uniform(0.002, 0.008, 3072), rng.normal(size=3072))
+    X = gradcheck.pixel_features(pixels, 30)
+    grads = gradcheck.pixel_gradients(pixels.scale, pixels.shift)
+    rows = rows_for((X, data[1]), analytic=grads, code="native-pixels")
+    assert all(r["passed"] and r["code"] == "native-pixels" for r in rows)
+    assert max(r["max_abs_diff"] for r in rows if r["method"] == "torch") < 1e-10
+    with pytest.raises(ValueError, match="not scale \\* u \\+ shift of bytes"):
+        grads(*gradcheck.case_data(CASES[0], X + 1e-3, data[1], seed=0), 0.0)
 
 
 def without_l2_term(W, b, X, y, lam):

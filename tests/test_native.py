@@ -88,13 +88,64 @@ def test_one_epoch_is_the_batches_of_the_permutation_and_drops_the_remainder():
     assert np.allclose(W1, W2, atol=1e-12) and np.allclose(b1, b2[:, 0], atol=1e-12)
 
 
+def pixel_problem(d, n, K=10, seed=0, dtype=np.float64):
+    """Raw pixels U (n x d bytes), their affine map to features in ``dtype``, and the features
+    X = scale U^T + shift (d x n, float64, from the map in ``dtype``), with a random W and b."""
+    rng = np.random.default_rng(seed)
+    U = rng.integers(0, 256, size=(n, d), dtype=np.uint8)
+    scale = (rng.uniform(0.5, 2.0, size=d) / 255).astype(dtype)
+    shift = rng.normal(size=d).astype(dtype)
+    X = scale.astype(np.float64)[:, None] * U.T + shift.astype(np.float64)[:, None]
+    y = rng.integers(0, K, size=n)
+    W = (0.05 * rng.normal(size=(K, d))).astype(dtype)
+    b = (0.1 * rng.normal(size=(K, 1))).astype(dtype)
+    return U, (scale, shift), X, y, W, b
+
+
+def check_pixel_kernels(d, n, K, dtype):
+    """Scores, gradients and loss of the pixel kernels against the numpy maths on the features."""
+    U, affine, X, y, W, b = pixel_problem(d, n, K, dtype=dtype)
+    Wn, bn = np.ascontiguousarray(W), np.ascontiguousarray(b[:, 0])
+    W64, b64 = W.astype(np.float64), b.astype(np.float64)
+    tol = TOL[dtype]
+    S = native.scores(Wn, bn, U, affine=affine)
+    assert S.dtype == dtype and S.shape == (n, K)
+    assert np.allclose(S.T, model.scores(W64, b64, X), atol=tol, rtol=tol)
+    for lam in (0.0, 0.7):
+        gW, gb = native.gradients(Wn, bn, U, y.astype(np.int64), lam, affine=affine)
+        rW, rb = model.gradients(W64, b64, X, y, lam)
+        assert np.allclose(gW, rW, atol=tol, rtol=tol) and np.allclose(gb, rb[:, 0], atol=tol)
+    loss, acc = native.loss_and_accuracy(Wn, bn, U, y.astype(np.int64), affine=affine)
+    S64 = model.scores(W64, b64, X)
+    assert loss == pytest.approx(model.cross_entropy(S64, y), rel=tol)
+    assert acc == model.accuracy(S64, y)
+
+
+@pytest.mark.parametrize("dtype", DTYPES)
+@pytest.mark.parametrize("d, n, K", SHAPES)
+def test_pixels_give_the_scores_gradients_and_loss_of_their_features(d, n, K, dtype):
+    check_pixel_kernels(d, n, K, dtype)
+
+
+def test_an_epoch_on_pixels_is_an_epoch_on_their_features():
+    U, affine, X, y, W, b = pixel_problem(3072, 53, dtype=np.float64)
+    y64, perm = y.astype(np.int64), np.random.default_rng(1).permutation(53)
+    Wn, bn = np.ascontiguousarray(W), np.ascontiguousarray(b[:, 0])
+    W1, b1, W2, b2 = Wn.copy(), bn.copy(), Wn.copy(), bn.copy()
+    native.sgd_epoch(W1, b1, U, y64, perm, 10, 0.01, 0.1, affine=affine)
+    native.sgd_epoch(W2, b2, np.ascontiguousarray(X.T), y64, perm, 10, 0.01, 0.1)
+    assert not np.array_equal(W1, Wn)
+    assert np.allclose(W1, W2, atol=1e-12) and np.allclose(b1, b2, atol=1e-12)
+
+
 @pytest.mark.skipif(
     os.uname().machine not in ("x86_64", "AMD64"), reason="the builds below are x86 flag sets"
 )
 @pytest.mark.parametrize("flags", [["-O2", "-mavx2", "-mfma"], ["-O2"]], ids=["avx2", "generic"])
-def test_other_builds_compile_and_agree(tmp_path, monkeypatch, flags):
-    """Keeping W in a register needs AVX-512; the machine's own build is tested above, the AVX2
-    one and the plain C one (what a compiler without -march=native builds) here."""
+def test_other_builds_convert_pixels_alike(tmp_path, monkeypatch, flags):
+    """The byte-to-float loader has one branch per instruction set, and keeping W in a register
+    needs AVX-512; the machine's own build is tested above, the AVX2 one and the plain C one
+    (what a compiler without -march=native builds) here."""
     path = tmp_path / "kernels.so"
     cmd = [os.environ.get("CC", "cc"), *flags, "-std=gnu11", "-fPIC", "-shared", "-o", str(path),
            str(native.SOURCES[0]), "-lm"]  # fmt: skip
@@ -102,6 +153,20 @@ def test_other_builds_compile_and_agree(tmp_path, monkeypatch, flags):
     monkeypatch.setattr(native, "library", lambda: native.load(path))
     for dtype in DTYPES:
         check_feature_kernels(40, 19, 10, dtype)
+        check_pixel_kernels(40, 19, 10, dtype)
+
+
+def test_pixels_need_their_affine_map_and_features_refuse_one():
+    U, affine, X, y, W, b = pixel_problem(20, 4, dtype=np.float32)
+    Wn, bn = np.ascontiguousarray(W), np.ascontiguousarray(b[:, 0])
+    with pytest.raises(ValueError, match="need affine"):
+        native.scores(Wn, bn, U)
+    with pytest.raises(ValueError, match="for raw pixels"):
+        native.scores(Wn, bn, np.ascontiguousarray(X.T, dtype=np.float32), affine=affine)
+    with pytest.raises(ValueError, match="contiguous float32 arrays of 20 entries"):
+        native.scores(Wn, bn, U, affine=(affine[0].astype(np.float64), affine[1]))
+    with pytest.raises(ValueError, match="contiguous float32 arrays of 20 entries"):
+        native.scores(Wn, bn, U, affine=(affine[0][:10], affine[1]))
 
 
 def test_large_eta_is_not_slowed_by_denormals_and_leaves_the_callers_float_mode_alone():

@@ -5,7 +5,15 @@ import pytest
 from cifar_format import member_bytes, write_archive
 
 from onelayer.cifar10 import extract
-from onelayer.preprocess import load_processed, normalise, preprocess, train_statistics
+from onelayer.preprocess import (
+    Pixels,
+    affine_map,
+    load_processed,
+    normalise,
+    pixels_of,
+    preprocess,
+    train_statistics,
+)
 
 
 def test_statistics_come_from_training_only():
@@ -52,3 +60,36 @@ def test_preprocess_writes_splits_from_the_right_batches(tmp_path):
     assert np.allclose(a["X_val"], (X2 - a["mean"]) / a["std"], atol=1e-5)
     assert list(a["label_names"])[:2] == ["airplane", "automobile"]
     assert pytest.approx(float(np.abs(a["X_val"].mean()))) != 0.0
+
+
+def test_the_raw_pixels_are_kept_with_the_map_to_their_features(tmp_path):
+    write_archive(tmp_path / "a.tar.gz", member_bytes(n=9, seed=6))
+    b1, b2, _, _, _, test, meta = extract(tmp_path / "a.tar.gz", tmp_path)
+    preprocess([b1], [b2], [test], meta, tmp_path / "p.npz")
+    a = load_processed(tmp_path / "p.npz")
+    from onelayer.cifar10 import load_batch
+
+    px = pixels_of(a)
+    assert np.array_equal(px.train, load_batch(b1)[0]) and np.array_equal(px.val, load_batch(b2)[0])
+    assert px.train.dtype == np.uint8 and px.train.flags["C_CONTIGUOUS"]  # one image per row
+    for U, X in ((px.train, a["X_train"]), (px.val, a["X_val"])):
+        assert np.allclose(px.scale[:, None] * U.T + px.shift[:, None], X, rtol=1e-6, atol=1e-6)
+    px.check(a["X_train"], a["X_val"], images=9)
+    # a file from before the pixels were kept: no Pixels, training reads the features
+    assert pixels_of({k: v for k, v in a.items() if not k.startswith("pixels_")}) is None
+
+
+def test_pixels_of_other_data_are_refused():
+    rng = np.random.default_rng(3)
+    U = rng.integers(0, 256, size=(7, 12), dtype=np.uint8)
+    X = U.T / 255.0
+    mean, std = train_statistics(X)
+    X = normalise(X, mean, std)
+    px = Pixels(U, U, *affine_map(mean, std))
+    px.check(X, X)
+    with pytest.raises(ValueError, match="pixels of val do not map to its features"):
+        Pixels(U, U[::-1].copy(), *affine_map(mean, std)).check(X, X)
+    with pytest.raises(ValueError, match="pixels of train must be uint8 7 x 12"):
+        Pixels(U[:5], U, *affine_map(mean, std)).check(X, X)
+    with pytest.raises(ValueError, match="must be uint8"):
+        Pixels(U.astype(np.int16), U, *affine_map(mean, std)).check(X, X)

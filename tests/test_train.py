@@ -7,6 +7,7 @@ import numpy as np
 import pytest
 
 from onelayer import model
+from onelayer.preprocess import Pixels, affine_map, normalise, train_statistics
 from onelayer.train import BACKENDS, train
 
 sys.path.insert(0, str(Path(__file__).resolve().parents[1] / "benchmarks"))
@@ -148,3 +149,54 @@ def test_training_needs_no_torch(tmp_path):
     )
     subprocess.run([sys.executable, "-c", code, str(data), str(tmp_path / "run")], check=True)
     assert (tmp_path / "run" / "metrics.json").exists()
+
+
+def learnable_pixels(d=30, n=200, n_val=60, seed=0):
+    """Learnable images as raw bytes, the features preprocessing makes of them, and Pixels."""
+    X, y = learnable(d, n + n_val, seed=seed)
+    U = np.clip(np.rint(128 + 40 * X.T), 0, 255).astype(np.uint8)  # n x d, one image per row
+    F = U.T / 255.0
+    mean, std = train_statistics(F[:, :n])
+    feats = normalise(F, mean, std, np.float64)
+    px = Pixels(U[:n].copy(), U[n:].copy(), *affine_map(mean, std))
+    return feats[:, :n], y[:n], feats[:, n:], y[n:], px
+
+
+@pytest.mark.parametrize("backend", BACKENDS)
+def test_pixels_train_as_their_features_do(backend, monkeypatch):
+    """The native backend reads the bytes (the numpy one ignores them): same maths, same
+    numbers to rounding; and, like the features, the same bits whatever the threads."""
+    from onelayer import native
+
+    read = []  # the dtype of every set of images a native kernel was given
+
+    def spy_on(kernel):
+        def spy(W, b, XT, *args, **kwargs):
+            read.append(XT.dtype)
+            return kernel(W, b, XT, *args, **kwargs)
+
+        return spy
+
+    for name in ("sgd_epoch", "loss_and_accuracy"):
+        monkeypatch.setattr(native, name, spy_on(getattr(native, name)))
+    X, y, Xv, yv, px = learnable_pixels()
+    kw = dict(lam=0.1, eta=0.02, n_batch=20, n_epochs=3, seed=5, backend=backend)
+    a = train(X, y, Xv, yv, pixels=px, **kw)
+    assert set(read) == ({np.dtype(np.uint8)} if backend == "native" else set())
+    b = train(X, y, Xv, yv, **kw)
+    assert np.allclose(a.W, b.W, atol=1e-10) and np.allclose(a.b, b.b, atol=1e-10)
+    for ra, rb in zip(a.history, b.history):
+        assert ra == pytest.approx(rb, rel=1e-9)
+    assert a.history[-1]["val_accuracy"] > 0.5
+    X32, Xv32 = np.asfortranarray(X, np.float32), np.asfortranarray(Xv, np.float32)
+    one = train(X32, y, Xv32, yv, pixels=px, threads=1, **kw)
+    two = train(X32, y, Xv32, yv, pixels=px, threads=2, **kw)
+    assert one.W.dtype == np.float32
+    assert np.array_equal(one.W, two.W) and one.history == two.history
+
+
+def test_pixels_of_other_images_are_refused():
+    X, y, Xv, yv, px = learnable_pixels()
+    other = learnable_pixels(seed=1)[-1]
+    with pytest.raises(ValueError, match="pixels of train do not map to its features"):
+        train(X, y, Xv, yv, lam=0.0, eta=0.01, n_batch=20, n_epochs=1, pixels=other)

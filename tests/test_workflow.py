@@ -29,8 +29,9 @@ def test_full_dag_makes_every_target(finished_workflow):
     with open(wd / "results" / "gradcheck" / "gradcheck.csv") as f:
         checks = list(csv.DictReader(f))
     assert all(r["passed"] == "True" for r in checks)
-    # the default backend is native: its C gradients are checked beside numpy's
-    assert {r["code"] for r in checks} == {"numpy", "native"}
+    # the default backend is native: its C gradients, on features and on the pixels it trains
+    # on, are checked beside numpy's
+    assert {r["code"] for r in checks} == {"numpy", "native", "native-pixels"}
     summary = (wd / "results" / "summary.md").read_text()
     assert "| 0 | 0.01 |" in summary and "30.00 %" in summary  # the reference number from config
     for log in ("download_cifar10", "extract_cifar10", "preprocess", "gradcheck", "summary"):
