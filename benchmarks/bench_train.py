@@ -3,10 +3,12 @@
     python benchmarks/bench_train.py [--data data/processed/cifar10.npz] [--repeats 3]
 
 Needs the preprocessed data (run the pipeline, or `snakemake --cores 1 data/processed/cifar10.npz`).
-Times, in one process on the same data: onelayer.train with 2 threads and with 1, in float32 and
-float64; the plain numpy loop and the PyTorch loop of benchmarks/baselines.py; for eta = 0.001 and
-eta = 0.1 (lambda = 0). Then two onelayer runs with 1 thread each at once, in two processes, against
-one alone: what `snakemake --cores 2` does with two training jobs. Prints a table (medians over
+Times, in one process on the same data: onelayer.train as the pipeline runs it (native backend
+reading the raw pixels, float32, 2 threads), then with 1 thread, in float64, reading the float32
+features instead of the pixels, and with the numpy backend; the plain numpy loop and the PyTorch
+loop of benchmarks/baselines.py; for eta = 0.001 and eta = 0.1 (lambda = 0). Then two onelayer runs
+with 1 thread each at once, in two processes, against one alone: what `snakemake --cores 2` does
+with two training jobs. Prints a table (medians over
 repeats, ratios against each baseline, test accuracies) and writes it to
 benchmarks/results/bench_train.{json,md}. Timing is not a test: rerun it on a quiet machine.
 """
@@ -29,7 +31,7 @@ sys.path.insert(0, str(Path(__file__).resolve().parent))
 from baselines import numpy_loop, torch_loop  # noqa: E402
 
 from onelayer import model  # noqa: E402
-from onelayer.preprocess import load_processed  # noqa: E402
+from onelayer.preprocess import load_processed, pixels_of  # noqa: E402
 from onelayer.train import train  # noqa: E402
 
 
@@ -52,7 +54,8 @@ def run_method(method: str, data: dict, eta: float) -> tuple[float, float]:
     if method.startswith("onelayer"):
         threads = 1 if "1 thread" in method else 2
         backend = method.split()[1]
-        r = train(X, y, Xv, yv, lam=0.0, eta=eta, threads=threads, backend=backend)
+        pixels = pixels_of(data) if "pixels" in method else None
+        r = train(X, y, Xv, yv, lam=0.0, eta=eta, threads=threads, backend=backend, pixels=pixels)
         return r.seconds, test_accuracy(r.W, r.b, data, dtype)
     loop = numpy_loop if method.startswith("numpy") else torch_loop
     W, b, seconds = loop(X, y, Xv, yv, lam=0.0, eta=eta)
@@ -60,9 +63,10 @@ def run_method(method: str, data: dict, eta: float) -> tuple[float, float]:
 
 
 METHODS = [
-    "onelayer native float32, 2 threads",
-    "onelayer native float32, 1 thread",
-    "onelayer native float64, 2 threads",
+    "onelayer native float32 pixels, 2 threads",  # what the pipeline runs
+    "onelayer native float32 pixels, 1 thread",
+    "onelayer native float64 pixels, 2 threads",
+    "onelayer native float32 features, 2 threads",
     "onelayer numpy float32, 2 threads",
     "numpy loop float32",
     "torch loop float32",
@@ -73,7 +77,9 @@ def _one_run(args):
     path, eta = args
     data = load_processed(path)
     X, y, Xv, yv = split(data, np.float32)
-    return train(X, y, Xv, yv, lam=0.0, eta=eta, threads=1, backend="native").seconds
+    return train(
+        X, y, Xv, yv, lam=0.0, eta=eta, threads=1, backend="native", pixels=pixels_of(data)
+    ).seconds
 
 
 def concurrency(path: str, eta: float) -> dict:
@@ -106,7 +112,7 @@ def main() -> None:
             rows.append(dict(eta=eta, method=method, median_s=statistics.median(times), times_s=times,
                              test_accuracy=accs[0], accuracies_agree_across_repeats=len(set(accs)) == 1))  # fmt: skip
             print(
-                f"eta={eta:<6g} {method:30s} median {rows[-1]['median_s']:.3f} s  test {accs[0]:.2f} %",
+                f"eta={eta:<6g} {method:45s} median {rows[-1]['median_s']:.3f} s  test {accs[0]:.2f} %",
                 flush=True,
             )
     for r in rows:
