@@ -8,7 +8,7 @@ reading the raw pixels, float32, 2 threads), then with 1 thread, in float64, rea
 features instead of the pixels, and with the numpy backend; the plain numpy loop and the PyTorch
 loop of benchmarks/baselines.py; for eta = 0.001 and eta = 0.1 (lambda = 0). Then two onelayer runs
 with 1 thread each at once, in two processes, against one alone: what `snakemake --cores 2` does
-with two training jobs. Prints a table (medians over
+with two training jobs, repeated like the rest. Prints a table (medians over
 repeats, ratios against each baseline, test accuracies) and writes it to
 benchmarks/results/bench_train.{json,md}. Timing is not a test: rerun it on a quiet machine.
 """
@@ -82,13 +82,18 @@ def _one_run(args):
     ).seconds
 
 
-def concurrency(path: str, eta: float) -> dict:
+def concurrency(path: str, eta: float, repeats: int) -> dict:
+    """One run alone and two at once, ``repeats`` times: the ratio of the medians of the slower
+    of the two to the run alone (single measurements swing with the machine's neighbours)."""
     ctx = mp.get_context("spawn")
-    with ctx.Pool(1) as pool:
-        alone = pool.map(_one_run, [(path, eta)])[0]
-    with ctx.Pool(2) as pool:
-        together = pool.map(_one_run, [(path, eta), (path, eta)])
-    return {"alone_s": alone, "together_s": together, "ratio": max(together) / alone}
+    alone, together = [], []
+    for _ in range(repeats):
+        with ctx.Pool(1) as pool:
+            alone += pool.map(_one_run, [(path, eta)])
+        with ctx.Pool(2) as pool:
+            together.append(pool.map(_one_run, [(path, eta), (path, eta)]))
+    ratio = statistics.median(max(t) for t in together) / statistics.median(alone)
+    return {"alone_s": alone, "together_s": together, "ratio": ratio}
 
 
 def main() -> None:
@@ -120,7 +125,7 @@ def main() -> None:
                 for m in ("numpy loop float32", "torch loop float32")}  # fmt: skip
         r["x_vs_numpy"] = base["numpy loop float32"] / r["median_s"]
         r["x_vs_torch"] = base["torch loop float32"] / r["median_s"]
-    conc = {eta: concurrency(args.data, eta) for eta in (0.001, 0.1)}
+    conc = {eta: concurrency(args.data, eta, args.repeats) for eta in (0.001, 0.1)}
     env = {
         "machine": platform.processor() or platform.machine(),
         "cpus": os.cpu_count(),
@@ -136,12 +141,13 @@ def main() -> None:
     for r in rows:
         lines.append(f"| {r['eta']:g} | {r['method']} | {r['median_s']:.2f} | {r['x_vs_numpy']:.2f} "
                      f"| {r['x_vs_torch']:.2f} | {r['test_accuracy']:.2f} % |")  # fmt: skip
-    lines += ["", "Two runs at once (1 thread each, two processes) against one alone:", "",
+    lines += ["", "Two runs at once (1 thread each, two processes) against one alone, "
+              f"{args.repeats} times each; ratio of the medians (the slower of each pair):", "",
               "| eta | alone s | together s | ratio |", "|---:|---:|---:|---:|"]  # fmt: skip
     for eta, c in conc.items():
-        lines.append(
-            f"| {eta:g} | {c['alone_s']:.2f} | {', '.join(f'{t:.2f}' for t in c['together_s'])} | {c['ratio']:.2f} |"
-        )
+        pairs = ", ".join(f"{a:.2f}+{b:.2f}" for a, b in c["together_s"])
+        alone = ", ".join(f"{t:.2f}" for t in c["alone_s"])
+        lines.append(f"| {eta:g} | {alone} | {pairs} | {c['ratio']:.2f} |")
     table = "\n".join(lines) + "\n"
     print()
     print(table)
