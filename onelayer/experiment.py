@@ -74,10 +74,17 @@ def run(
     settings = dict(lam=lam, eta=eta, n_batch=n_batch, n_epochs=n_epochs, seed=seed, dtype=dtype,
                     backend=backend)  # fmt: skip
     log.info("training %s", settings)
+    pixels = pixels_of(data)
+    if pixels is None and backend == "native":
+        log.warning(
+            "%s has no raw pixels (written before they were kept): the native kernels read "
+            "the float features instead, slower; rerun the preprocess rule to get them",
+            data_path,
+        )
     result = train(
         as_dtype(data["X_train"]), data["y_train"], as_dtype(data["X_val"]), data["y_val"],
         lam=lam, eta=eta, n_batch=n_batch, n_epochs=n_epochs, seed=seed,
-        diverge_factor=diverge_factor, threads=threads, backend=backend, pixels=pixels_of(data),
+        diverge_factor=diverge_factor, threads=threads, backend=backend, pixels=pixels,
     )  # fmt: skip
     test_acc = None
     if result.diverged_epoch is None:

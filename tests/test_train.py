@@ -200,3 +200,27 @@ def test_pixels_of_other_images_are_refused():
     other = learnable_pixels(seed=1)[-1]
     with pytest.raises(ValueError, match="pixels of train do not map to its features"):
         train(X, y, Xv, yv, lam=0.0, eta=0.01, n_batch=20, n_epochs=1, pixels=other)
+
+
+def test_a_run_reads_the_pixels_when_the_data_has_them(tmp_path, caplog):
+    """experiment.run passes the file's pixels to training; a file written before they were kept
+    still trains, on the features, and the log says how to get the faster path."""
+    from onelayer.experiment import run
+
+    X, y, Xv, yv, px = learnable_pixels(d=40)
+    F = np.concatenate([px.train, px.val]).T / 255.0
+    mean, std = train_statistics(F[:, : len(y)])
+    arrays = dict(
+        X_train=X, y_train=y, X_val=Xv, y_val=yv, X_test=Xv, y_test=yv, mean=mean, std=std
+    )
+    np.savez(tmp_path / "old.npz", **arrays)
+    np.savez(tmp_path / "new.npz", **arrays, pixels_train=px.train, pixels_val=px.val)
+    kw = dict(lam=0.1, eta=0.02, n_batch=20, n_epochs=2, dtype="float64")
+    with caplog.at_level("WARNING"):
+        new = run(tmp_path / "new.npz", out_dir=tmp_path / "a", **kw)
+    assert "no raw pixels" not in caplog.text
+    with caplog.at_level("WARNING"):
+        old = run(tmp_path / "old.npz", out_dir=tmp_path / "b", **kw)
+    assert "old.npz has no raw pixels" in caplog.text and "rerun the preprocess rule" in caplog.text
+    assert new["test_accuracy"] == old["test_accuracy"]
+    assert new["final_train_loss"] == pytest.approx(old["final_train_loss"], rel=1e-9)
