@@ -136,13 +136,24 @@ static inline vec_f64 load_u8_f64(const uint8_t* p) {
  * loss run over sixteen or eight images at once, not K library calls per image. */
 typedef int32_t vec_i32 __attribute__((vector_size(64)));
 typedef int64_t vec_i64 __attribute__((vector_size(64)));
+/* v where keep is all ones, +0 elsewhere */
+static inline vec_f32 keep_f32(vec_f32 v, vec_i32 keep) {
+    vec_i32 bits;
+    memcpy(&bits, &v, sizeof bits);
+    bits &= keep;
+    memcpy(&v, &bits, sizeof v);
+    return v;
+}
+static inline vec_f64 keep_f64(vec_f64 v, vec_i64 keep) {
+    vec_i64 bits;
+    memcpy(&bits, &v, sizeof bits);
+    bits &= keep;
+    memcpy(&v, &bits, sizeof v);
+    return v;
+}
 static inline vec_f32 vexp_f32(vec_f32 z) {
     const vec_i32 keep = z >= (float)EXP_FLOOR; /* all ones where kept */
-    vec_i32 bits;
-    memcpy(&bits, &z, sizeof bits);
-    bits &= keep; /* dropped lanes compute exp(0), masked out below */
-    vec_f32 x;
-    memcpy(&x, &bits, sizeof x);
+    const vec_f32 x = keep_f32(z, keep);        /* dropped lanes compute exp(0) */
     const vec_f32 t = x * 1.44269504088896341f + 0.5f;
     vec_i32 n = __builtin_convertvector(t, vec_i32); /* toward zero; floor below */
     n += __builtin_convertvector(n, vec_f32) > t;
@@ -154,22 +165,14 @@ static inline vec_f32 vexp_f32(vec_f32 z) {
     p = p * r + 1.6666665459e-1f;
     p = p * r + 5.0000001201e-1f;
     p = p * (r * r) + r + 1.0f;
-    const vec_i32 two_n = (n + 127) << 23;
+    const vec_i32 two_n = (n + 127) << 23; /* the bits of 2^n */
     vec_f32 scale;
     memcpy(&scale, &two_n, sizeof scale);
-    p *= scale;
-    memcpy(&bits, &p, sizeof bits);
-    bits &= keep;
-    memcpy(&p, &bits, sizeof p);
-    return p;
+    return keep_f32(p * scale, keep);
 }
 static inline vec_f64 vexp_f64(vec_f64 z) {
     const vec_i64 keep = z >= (double)EXP_FLOOR;
-    vec_i64 bits;
-    memcpy(&bits, &z, sizeof bits);
-    bits &= keep;
-    vec_f64 x;
-    memcpy(&x, &bits, sizeof x);
+    const vec_f64 x = keep_f64(z, keep);
     const vec_f64 t = x * 1.4426950408889634073599 + 0.5;
     vec_i64 n = __builtin_convertvector(t, vec_i64);
     n += __builtin_convertvector(n, vec_f64) > t;
@@ -182,15 +185,10 @@ static inline vec_f64 vexp_f64(vec_f64 z) {
                         2.27265548208155028766e-1) *
                            rr +
                        2.00000000000000000009e0;
-    vec_f64 e = 1.0 + 2.0 * (px / (qx - px));
     const vec_i64 two_n = (n + 1023) << 52;
     vec_f64 scale;
     memcpy(&scale, &two_n, sizeof scale);
-    e *= scale;
-    memcpy(&bits, &e, sizeof bits);
-    bits &= keep;
-    memcpy(&e, &bits, sizeof e);
-    return e;
+    return keep_f64((1.0 + 2.0 * (px / (qx - px))) * scale, keep);
 }
 
 /* Four variants: float32 or float64 arithmetic, on features (X of that type) or on raw pixels
