@@ -81,19 +81,9 @@ static void restore_fp_mode(fp_mode old) {
 }
 #endif
 
-/* X's elements as a vector of T: loaded, or raw pixels (bytes) loaded and converted. */
-static inline vec_f32 load_f32(const float* p) {
-    vec_f32 v;
-    memcpy(&v, p, sizeof v);
-    return v;
-}
-static inline vec_f64 load_f64(const double* p) {
-    vec_f64 v;
-    memcpy(&v, p, sizeof v);
-    return v;
-}
-/* Bytes to floats: GCC 12 turns __builtin_convertvector from bytes into scalar code, so x86 gets
- * the widening instructions by name; other machines the plain loop. */
+/* X's elements as a vector of T: features load as W does (kernels.inc's ld); raw pixels (bytes)
+ * load and convert. GCC 12 turns __builtin_convertvector from bytes into scalar code, so x86
+ * gets the widening instructions by name; other machines the plain loop. */
 static inline vec_f32 load_u8_f32(const uint8_t* p) {
 #if defined(__AVX512F__)
     const __m512 v = _mm512_cvtepi32_ps(_mm512_cvtepu8_epi32(_mm_loadu_si128((const void*)p)));
@@ -200,7 +190,7 @@ static inline vec_f64 vexp_f64(vec_f64 z) {
 #define XT float
 #define AFFINE 0
 #define SUF f32
-#define XLOAD load_f32
+#define XLOAD F(ld)
 #include "kernels.inc"
 #undef XT
 #undef AFFINE
@@ -227,7 +217,7 @@ static inline vec_f64 vexp_f64(vec_f64 z) {
 #define XT double
 #define AFFINE 0
 #define SUF f64
-#define XLOAD load_f64
+#define XLOAD F(ld)
 #include "kernels.inc"
 #undef XT
 #undef AFFINE
