@@ -16,7 +16,7 @@ import numpy as np
 from onelayer import model
 from onelayer.atomic import write_json, write_npz, write_text
 from onelayer.preprocess import load_processed, pixels_of
-from onelayer.train import HISTORY_COLUMNS, TrainResult, train
+from onelayer.train import HISTORY_COLUMNS, TrainResult, resolve_backend, train
 
 log = logging.getLogger(__name__)
 
@@ -47,6 +47,11 @@ def metrics(result: TrainResult, test_accuracy: float | None, settings: dict) ->
         "test_accuracy": None if diverged else round(100 * test_accuracy, 4),
         **{f"final_{k}": _finite_or_none(v) for k, v in last.items() if k != "epoch"},
         "train_seconds": round(result.seconds, 4),
+        # what trained: the loop, and for native the build and whether it has FMA (every FMA
+        # build gives the same bits; one without FMA differs in the last bits)
+        "backend": result.backend,
+        "native_variant": result.native_variant,
+        "native_fma": result.native_fma,
     }
 
 
@@ -61,7 +66,7 @@ def run(
     dtype: str = "float32",
     diverge_factor: float = 100.0,
     threads: int = 1,
-    backend: str = "native",
+    backend: str = "auto",
 ) -> dict:
     """Train one configuration on the preprocessed data and write its run folder.
 
@@ -72,8 +77,9 @@ def run(
     data = load_processed(data_path)
     as_dtype = lambda a: np.asfortranarray(a, dtype=dtype)  # noqa: E731 - keeps images contiguous
     settings = dict(lam=lam, eta=eta, n_batch=n_batch, n_epochs=n_epochs, seed=seed, dtype=dtype,
-                    backend=backend)  # fmt: skip
+                    backend_requested=backend)  # fmt: skip
     log.info("training %s", settings)
+    backend = resolve_backend(backend)
     pixels = pixels_of(data)
     if pixels is None and backend == "native":
         log.warning(

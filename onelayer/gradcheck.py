@@ -250,7 +250,10 @@ def run_checks(
 
     from onelayer.preprocess import load_processed, pixels_of
 
+    from onelayer.train import resolve_backend
+
     torch.set_num_threads(threads)
+    backend = resolve_backend(backend)  # "auto": the loop that will train
     data = load_processed(data_path)
     X, y = data["X_train"], data["y_train"]
     checks = [("numpy", model.gradients, X)]  # (code, its gradients, the features it gets)

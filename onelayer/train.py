@@ -41,6 +41,9 @@ class TrainResult:
     history: list[dict] = field(default_factory=list)
     diverged_epoch: int | None = None  # first epoch whose training loss was not finite or exploded
     seconds: float = 0.0
+    backend: str = "numpy"  # the loop that trained: "native" or "numpy"
+    native_variant: str | None = None  # the native build that trained (onelayer.native)
+    native_fma: bool | None = None  # whether that build uses FMA (all FMA builds agree bitwise)
 
 
 def has_diverged(loss: float, K: int, factor: float) -> bool:
@@ -64,7 +67,23 @@ def pad_classes(W: np.ndarray, b: np.ndarray, K_pad: int) -> tuple[np.ndarray, n
     return Wp, bp
 
 
-BACKENDS = ("native", "numpy")
+BACKENDS = ("auto", "native", "numpy")
+
+
+def resolve_backend(backend: str) -> str:
+    """The loop that trains for ``backend``: "auto" is native where its kernels were built at
+    install time (and this CPU runs one of them), else numpy with a one-line warning;
+    "native" without them is an error that says how to get them."""
+    if backend not in BACKENDS:
+        raise ValueError(f"backend must be one of {BACKENDS}, got {backend!r}")
+    if backend != "auto":
+        return backend
+    from onelayer import native
+
+    if native.available():
+        return "native"
+    log.warning("%s", native.NOT_BUILT)
+    return "numpy"
 
 
 class NumpyBackend:
@@ -115,10 +134,11 @@ class NativeBackend:
     """
 
     def __init__(self, X_train, y_train, X_val, y_val, W0, b0, lam, eta, n_batch, K_pad,
-                 pixels=None):  # fmt: skip
+                 pixels=None, variant=None):  # fmt: skip
         from onelayer import native
 
-        native.library()  # compiled (first use on this machine) before the clock starts
+        self.variant = variant or native.default_variant()
+        self.kernels = native.kernels(self.variant)  # refused here if not built or not runnable
         self.native, self.lam, self.eta, self.n_batch = native, lam, eta, n_batch
         self.W, self.b = np.ascontiguousarray(W0), np.ascontiguousarray(b0[:, 0])
         labels = lambda y: np.ascontiguousarray(y, dtype=np.int64)  # noqa: E731
@@ -137,15 +157,16 @@ class NativeBackend:
 
     def epoch(self, perm: np.ndarray) -> None:
         XT, y = self.sets["train"]
-        self.native.sgd_epoch(
-            self.W, self.b, XT, y, perm, self.n_batch, self.eta, self.lam, affine=self.affine
-        )
+        self.native.sgd_epoch(self.W, self.b, XT, y, perm, self.n_batch, self.eta, self.lam,
+                              affine=self.affine, variant=self.variant)  # fmt: skip
 
     def snapshot(self) -> tuple[np.ndarray, np.ndarray]:
         return self.W.copy(), self.b.copy()
 
     def loss_and_accuracy(self, W, b, which: str) -> tuple[float, float]:
-        return self.native.loss_and_accuracy(W, b, *self.sets[which], affine=self.affine)
+        return self.native.loss_and_accuracy(
+            W, b, *self.sets[which], affine=self.affine, variant=self.variant
+        )
 
     def unpad(self, W, b) -> tuple[np.ndarray, np.ndarray]:
         return W.copy(), b.reshape(-1, 1).copy()
@@ -165,14 +186,16 @@ def train(
     K: int = 10,
     threads: int = 1,
     K_pad: int = 16,
-    backend: str = "native",
+    backend: str = "auto",
     pixels: Pixels | None = None,
+    variant: str | None = None,
 ) -> TrainResult:
     """Train from the seed's initial W; return the final parameters and per-epoch history.
 
     The arithmetic runs in the dtype of ``X_train`` (float32 or float64) on one thread per
-    step: ``backend`` "native" runs the loop in C (``onelayer.native``), "numpy" in Python with
-    BLAS pinned to one thread. The two do the same maths in a different order, so their numbers
+    step: ``backend`` "native" runs the loop in C (``onelayer.native``; ``variant`` picks one of
+    its builds, by default the best this CPU runs), "numpy" in Python with BLAS pinned to one
+    thread, "auto" native where it was built, else numpy (``resolve_backend``). The two do the same maths in a different order, so their numbers
     agree to rounding, not bit for bit. With ``threads >= 2`` the evaluation after epoch e (of a
     copy of W, on train and validation) runs on a second thread while epoch e + 1 trains: the
     same operations on the same numbers, so the results do not depend on ``threads``.
@@ -184,16 +207,20 @@ def train(
     d, n = X_train.shape
     if not 1 <= n_batch <= n:
         raise ValueError(f"n_batch must be between 1 and the training set size {n}, got {n_batch}")
-    if backend not in BACKENDS:
-        raise ValueError(f"backend must be one of {BACKENDS}, got {backend!r}")
+    backend = resolve_backend(backend)
     if pixels is not None:
         pixels.check(X_train, X_val)
         if backend == "native":
             log.info("the native kernels read the raw pixels: a byte per feature")
     W0, b0 = model.init_params(K, d, seed, dtype=X_train.dtype)
-    loop = (NativeBackend if backend == "native" else NumpyBackend)(
-        X_train, y_train, X_val, y_val, W0, b0, lam, eta, n_batch, K_pad, pixels
-    )
+    if backend == "native":
+        loop = NativeBackend(X_train, y_train, X_val, y_val, W0, b0, lam, eta, n_batch, K_pad,
+                             pixels, variant)  # fmt: skip
+        built = dict(native_variant=loop.kernels.variant, native_fma=bool(loop.kernels.fma))
+        log.info("native kernels: %s (FMA: %s)", built["native_variant"], built["native_fma"])
+    else:
+        loop = NumpyBackend(X_train, y_train, X_val, y_val, W0, b0, lam, eta, n_batch, K_pad)
+        built = {}
     shuffle_rng = np.random.default_rng(seed)
     history: list[dict] = []
 
@@ -244,4 +271,4 @@ def train(
         diverged_epoch, Wc, bc = diverged
         log.warning("diverged at epoch %d; stopped", diverged_epoch)
     W, b = loop.unpad(Wc, bc)
-    return TrainResult(W, b, history, diverged_epoch, seconds)
+    return TrainResult(W, b, history, diverged_epoch, seconds, backend, **built)

@@ -22,16 +22,6 @@ SHARED_ARCHIVE = REPO.parent / "shared" / "data" / "cifar-10-python.tar.gz"
 SHARED_MD5 = "5ffbb5b751b39e63cb4d389961d5bb9f"  # ../shared/data/README.md
 
 
-@pytest.fixture(scope="session", autouse=True)
-def native_cache(tmp_path_factory):
-    """The native kernels compile once per test session into a fresh folder (and Snakemake's
-    jobs, which inherit the environment, load them from there)."""
-    folder = tmp_path_factory.mktemp("native-cache")
-    with pytest.MonkeyPatch.context() as mp:
-        mp.setenv("ONELAYER_CACHE_DIR", str(folder))
-        yield folder
-
-
 class QuietHandler(http.server.SimpleHTTPRequestHandler):
     def log_message(self, *args):
         pass

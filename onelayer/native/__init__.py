@@ -1,244 +1,254 @@
-"""The "native" training backend: kernels.c compiled on first use, loaded with ctypes.
+"""The "native" training backend: C kernels built at install time, one build per CPU level.
 
-The C source holds the same maths as ``onelayer.model`` (scores, softmax with the same floor,
-the batch gradients, the loss) and the epoch loop of ``onelayer.train``, in float32 and float64,
-on features or on the raw pixels behind them (``affine``: a quarter of the bytes to read).
-It is compiled with the machine's C compiler (``$CC``, else ``cc``) for the machine it runs on
-(``-march=native``) into a cache folder (``$ONELAYER_CACHE_DIR``, else ``~/.cache/onelayer``),
-under a name that hashes the source, the compiler, the flags and the CPU, so a changed file or a
-different node of a cluster never loads a stale or foreign library. Compiling writes a
-temporary file and renames it: two jobs compiling at once both end with a complete library.
+The C source (kernels.c, kernels.inc) holds the same maths as ``onelayer.model`` (scores, the
+softmax with the same floor, the batch gradients, the loss) and the epoch loop of
+``onelayer.train``, in float32 and float64, on features or on the raw pixels behind them
+(``affine``: a quarter of the bytes to read). setup.py compiles it, when the package is
+installed, into one extension module per instruction-set level (``variants.py``: x86-64-v2,
+v3 and v4, or aarch64 NEON), each blocked for its own registers. At import the best level the
+CPU runs is chosen (``$ONELAYER_NATIVE_VARIANT`` forces one); nothing is compiled or cached at
+run time. Every build with FMA gives the same bits (kernels.c says why); the SSE4.2 build has no
+FMA and differs in the last bits.
 
-ctypes releases the GIL during each call, so an evaluation on a second thread really runs on a
-second core.
+Every function here checks its arguments (dtype, shape, layout, writability, index and label
+ranges) and raises ValueError naming the argument before anything reaches C; the C side checks
+indices and ranges again. The kernels release the GIL, so an evaluation on a second thread runs
+on a second core.
 """
 
 from __future__ import annotations
 
-import ctypes
 import functools
-import hashlib
+import importlib
 import logging
 import os
 import platform
-import subprocess
-import tempfile
-from pathlib import Path
 
 import numpy as np
 
 from onelayer.errors import PipelineError
+from onelayer.native.variants import VARIANTS, variants_for
 
 log = logging.getLogger(__name__)
 
-HERE = Path(__file__).resolve().parent
-SOURCES = (HERE / "kernels.c", HERE / "kernels.inc")
-FLAG_SETS = (
-    ["-O3", "-march=native", "-std=gnu11", "-fPIC", "-shared"],
-    ["-O3", "-std=gnu11", "-fPIC", "-shared"],  # a compiler that does not know -march=native
+ENV = "ONELAYER_NATIVE_VARIANT"  # forces one variant, e.g. x86_64_v3 (benchmarks, tests)
+NOT_BUILT = (
+    "the native kernels were not built when onelayer was installed (no C compiler?); "
+    "training uses the numpy backend; to get them, install a C compiler and reinstall "
+    "(pip install -e .)"
 )
 
 
-# Arguments of each kernel, as in kernels.inc: P pointer, I int64, i int, R the float type.
-SIGNATURES = {
-    "scores": "P P P I P P P I I i P",  # W, b, X, ldx, scale, shift, rows, m, d, K, S
-    # W, b, X, ldx, scale, shift, rows, y, m, d, K, lam, dW, db
-    "gradients": "P P P I P P P P I I i R P P",
-    # W, b, X, ldx, scale, shift, y, perm, n, d, K, nbatch, eta, lam
-    "sgd_epoch": "P P P I P P P P I I i I R R",
-    "evaluate": "P P P I P P P I I i P",  # W, b, X, ldx, scale, shift, y, m, d, K, out
-}
-# Each kernel in four builds: float32 or float64 arithmetic (the type of W), on features of that
-# type or on raw pixels (uint8 X, with scale and shift mapping them to features).
-VARIANTS = {"f32": ctypes.c_float, "f32u8": ctypes.c_float, "f64": ctypes.c_double,
-            "f64u8": ctypes.c_double}  # fmt: skip
-
-
 class NativeBackendError(PipelineError):
-    """The native backend cannot be built or used here."""
+    """The native backend is not built, or not for this CPU."""
 
 
-def cache_dir() -> Path:
-    if os.environ.get("ONELAYER_CACHE_DIR"):
-        return Path(os.environ["ONELAYER_CACHE_DIR"])
-    base = os.environ.get("XDG_CACHE_HOME") or Path.home() / ".cache"
-    return Path(base) / "onelayer"
-
-
-def _cpu_signature() -> str:
-    """What -march=native depends on: the CPU model and its feature flags where Linux says."""
-    try:
-        lines = Path("/proc/cpuinfo").read_text().splitlines()
-        keep = [ln for ln in lines if ln.split(":")[0].strip() in ("model name", "flags")]
-        return "\n".join(sorted(set(keep)))
-    except OSError:
-        return platform.processor() or platform.machine()
-
-
-def _compiler_version(cc: str) -> str:
-    try:
-        out = subprocess.run([cc, "--version"], capture_output=True, text=True, timeout=30)
-    except (OSError, subprocess.TimeoutExpired) as exc:
-        raise NativeBackendError(
-            f"train.backend 'native' needs a C compiler, and {cc!r} cannot run ({exc}); "
-            "install one (gcc or clang; conda: c-compiler), point $CC at it, "
-            "or set train.backend: numpy"
-        ) from exc
-    return out.stdout
-
-
-def _build(cc: str, target: Path) -> None:
-    try:
-        target.parent.mkdir(parents=True, exist_ok=True)
-        if not os.access(target.parent, os.W_OK):
-            raise PermissionError(f"{target.parent} is not writable")
-    except OSError as exc:
-        raise NativeBackendError(
-            f"cannot keep the compiled native kernels in {target.parent} ({exc}); point "
-            "$ONELAYER_CACHE_DIR at a writable folder, or set train.backend: numpy"
-        ) from exc
-    errors = []
-    for flags in FLAG_SETS:
-        fd, tmp = tempfile.mkstemp(prefix=f".{target.name}.", suffix=".part", dir=target.parent)
-        os.close(fd)
-        cmd = [cc, *flags, "-o", tmp, str(SOURCES[0]), "-lm"]
-        proc = subprocess.run(cmd, capture_output=True, text=True)
-        if proc.returncode == 0:
-            os.replace(tmp, target)
-            log.info("compiled the native kernels: %s", " ".join(cmd[:-3] + [target.name]))
-            return
-        os.unlink(tmp)
-        errors.append(f"$ {' '.join(cmd)}\n{proc.stderr.strip()}")
-    raise NativeBackendError(
-        f"could not compile the native kernels with {cc!r}; set train.backend: numpy to train "
-        "without them.\n" + "\n".join(errors)
-    )
+def built() -> list[str]:
+    """The variants installed for this machine, best first (none when the build failed)."""
+    return [name for name in variants_for(platform.machine()) if _module(name) is not None]
 
 
 @functools.cache
-def library() -> ctypes.CDLL:
-    """The compiled kernels, building them first if this machine has no matching library."""
-    cc = os.environ.get("CC", "cc")
-    key = hashlib.sha256()
-    for part in (
-        *(p.read_bytes() for p in SOURCES),
-        repr(FLAG_SETS).encode(),
-        _compiler_version(cc).encode(),
-        _cpu_signature().encode(),
-    ):
-        key.update(part)
-    path = cache_dir() / f"kernels-{key.hexdigest()[:16]}.so"
-    if not path.exists():
-        _build(cc, path)
-    return load(path)
+def _module(name: str):
+    try:
+        return importlib.import_module(f"onelayer.native._{name}")
+    except ImportError:
+        return None
 
 
-def load(path: Path) -> ctypes.CDLL:
-    """A compiled kernels library, with the argument types of its functions declared."""
-    lib = ctypes.CDLL(str(path))
-    for suffix, real in VARIANTS.items():
-        codes = {"P": ctypes.c_void_p, "I": ctypes.c_int64, "i": ctypes.c_int, "R": real}
-        for name, signature in SIGNATURES.items():
-            fn = getattr(lib, f"ol_{name}_{suffix}")
-            fn.argtypes = [codes[c] for c in signature.split()]
-            fn.restype = ctypes.c_int  # 0, or -1 when out of memory
-    lib.ol_kmax.restype = ctypes.c_int
-    return lib
+def runnable() -> list[str]:
+    """The built variants this CPU runs, best first."""
+    names = built()
+    if any(name.startswith("x86_64") for name in names):
+        cpu = _module("cpu")
+        levels = set(cpu.x86_levels()) if cpu is not None else set()
+        names = [n for n in names if not n.startswith("x86_64") or n in levels]
+    return names
 
 
-def _call(name: str, dtype, pixels: bool, *args) -> None:
-    """Call kernel ``name`` in the precision of ``dtype`` (on raw pixels if ``pixels``); its -1
-    means malloc failed."""
-    dtype = np.dtype(dtype)
-    if dtype not in (np.float32, np.float64):
-        raise TypeError(f"the native kernels run in float32 or float64, not {dtype}")
-    suffix = ("f32" if dtype == np.float32 else "f64") + ("u8" if pixels else "")
-    if getattr(library(), f"ol_{name}_{suffix}")(*args):
-        raise MemoryError(f"native {name}: out of memory")
+def available() -> bool:
+    return bool(runnable())
+
+
+def default_variant() -> str:
+    """The variant that trains: ``$ONELAYER_NATIVE_VARIANT`` if set, else the best runnable."""
+    forced = os.environ.get(ENV)
+    if forced:
+        return forced
+    names = runnable()
+    if not names:
+        raise NativeBackendError(NOT_BUILT + "; or set train.backend: numpy (or auto)")
+    return names[0]
+
+
+def kernels(variant: str | None = None):
+    """The extension module of ``variant`` (default_variant() when None), refused with a clear
+    message when it is not built or this CPU cannot run it."""
+    name = variant or default_variant()
+    if name not in VARIANTS and name != "generic":
+        raise NativeBackendError(
+            f"unknown native variant {name!r} (from ${ENV} or the caller); "
+            f"known: {', '.join(VARIANTS)}"
+        )
+    if name not in built():
+        raise NativeBackendError(
+            f"native variant {name!r} is not built on this machine "
+            f"({platform.machine()}; built: {', '.join(built()) or 'none'})"
+        )
+    if name not in runnable():
+        raise NativeBackendError(
+            f"this CPU cannot run native variant {name!r}; it runs: {', '.join(runnable())}"
+        )
+    return _module(name)
+
+
+def describe(variant: str | None = None) -> dict:
+    """What metrics.json records of the kernels that train: the variant and whether it uses FMA
+    (every FMA build gives the same bits; a build without FMA differs in the last bits)."""
+    k = kernels(variant)
+    return {"native_variant": k.variant, "native_fma": bool(k.fma)}
+
+
+# --- argument checks --------------------------------------------------------------------------
+
+
+def _array(name: str, a, dtype=None, shape=None, writable=False) -> np.ndarray:
+    """``a`` as the kernels need it: an ndarray of ``dtype`` and ``shape``, C-contiguous and
+    aligned (and writable when the kernel writes it), else ValueError naming ``name``."""
+    if not isinstance(a, np.ndarray):
+        raise ValueError(f"{name} must be a numpy array, got {type(a).__name__}")
+    if dtype is not None and a.dtype != dtype:
+        raise ValueError(f"{name} must have dtype {np.dtype(dtype)}, got {a.dtype}")
+    if shape is not None and a.shape != shape:
+        raise ValueError(f"{name} must have shape {shape}, got {a.shape}")
+    if not a.flags.c_contiguous:
+        raise ValueError(f"{name} must be C-contiguous")
+    if not a.flags.aligned:
+        raise ValueError(f"{name} must be aligned to its dtype")
+    if writable and not a.flags.writeable:
+        raise ValueError(f"{name} is read-only, and the kernel writes it")
+    return a
+
+
+def _indices(name: str, a, bound: int, what: str) -> np.ndarray:
+    """``a`` as contiguous int64 entries in 0 .. bound - 1 (a copy if need be)."""
+    a = np.asarray(a)
+    if a.ndim != 1 or not (a.size == 0 or np.issubdtype(a.dtype, np.integer)):
+        raise ValueError(f"{name} must be a 1-d array of integers, got {a.dtype} of shape {a.shape}")
+    a = np.ascontiguousarray(a, dtype=np.int64)
+    if a.size and (a.min() < 0 or a.max() >= bound):
+        bad = a[(a < 0) | (a >= bound)][0]
+        raise ValueError(f"{name} holds {bad}, out of range 0..{bound - 1} ({what})")
+    return a
+
+
+class _Problem:
+    """The checked arguments shared by every kernel: W (K x d), b (K), X^T (n x d images, of
+    W's dtype or raw uint8 pixels with ``affine``), labels y (n) when given."""
+
+    def __init__(self, W, b, XT, y=None, affine=None, write_params=False, variant=None):
+        W = _array("W", W, writable=write_params)
+        if W.ndim != 2 or W.dtype not in (np.float32, np.float64):
+            raise ValueError(f"W must be a K x d float32 or float64 array, got {W.dtype} {W.shape}")
+        self.K, self.d = W.shape
+        self.k = kernels(variant)
+        if not 1 <= self.K <= self.k.kmax:
+            raise ValueError(f"K must be 1..{self.k.kmax} classes (W's rows), got {self.K}")
+        if self.d < 1:
+            raise ValueError("W must have at least one column (feature)")
+        self.W, self.dtype = W, W.dtype
+        self.b = _array("b", b, W.dtype, (self.K,), writable=write_params)
+        XT = _array("X", XT)
+        if XT.ndim != 2 or XT.shape[1] != self.d:
+            raise ValueError(f"X must hold one image per row, n x {self.d}, got shape {XT.shape}")
+        if XT.dtype not in (W.dtype, np.uint8):
+            raise ValueError(f"X must have W's dtype {W.dtype} or uint8 (pixels), got {XT.dtype}")
+        self.XT, self.n, self.pixels = XT, XT.shape[0], XT.dtype == np.uint8
+        if self.pixels and affine is None:
+            raise ValueError("raw pixels (uint8 X) need affine=(scale, shift) to map them to features")
+        if not self.pixels and affine is not None:
+            raise ValueError("affine=(scale, shift) is for raw pixels (uint8 X) only")
+        if affine is None:
+            self.scale = self.shift = 0
+        else:
+            scale, shift = (_array(n, a, W.dtype, (self.d,)) for n, a in zip(("scale", "shift"), affine))
+            self.scale, self.shift = _p(scale), _p(shift)
+            self._keep = (scale, shift)
+        self.y = None
+        if y is not None:
+            y = _array("y", y, np.int64, (self.n,))
+            if y.size and (y.min() < 0 or y.max() >= self.K):
+                raise ValueError(f"y must hold class labels 0..{self.K - 1}, got {y.min()}..{y.max()}")
+            self.y = y
+
+    def fn(self, name: str):
+        suffix = ("f32" if self.dtype == np.float32 else "f64") + ("u8" if self.pixels else "")
+        return getattr(self.k, f"{name}_{suffix}")
+
+    def head(self) -> tuple:
+        """W, b, X, its leading dimension, n, scale, shift: every kernel's first arguments."""
+        return (_p(self.W), _p(self.b), _p(self.XT), self.d, self.n, self.scale, self.shift)
 
 
 def _p(a: np.ndarray) -> int:
     return a.ctypes.data
 
 
-def _check(W, b, XT, y=None, affine=None) -> tuple[int | None, int | None]:
-    """Shapes, dtypes and layouts the C code assumes; a wrong one is a bug, so it raises.
-
-    X^T holds features of W's dtype, or raw pixels (uint8) with ``affine`` = (scale, shift),
-    each d entries of W's dtype: feature j of pixels u is scale[j] u[j] + shift[j]. Returns the
-    pointers to scale and shift (None for features).
-    """
-    K, d = W.shape
-    if not (W.flags.c_contiguous and b.flags.c_contiguous and b.size == K):
-        raise ValueError("W must be C-contiguous K x d and b contiguous with K entries")
-    if W.dtype != b.dtype or XT.dtype not in (W.dtype, np.uint8):
-        raise TypeError(
-            f"W and b must share one dtype, and X it or uint8; got {W.dtype}, {b.dtype}, {XT.dtype}"
-        )
-    if XT.ndim != 2 or XT.shape[1] != d or XT.strides[1] != XT.itemsize:
-        raise ValueError(f"X^T must be n x {d} with contiguous rows, got shape {XT.shape}")
-    if K > library().ol_kmax():
-        raise ValueError(f"the native kernels support at most {library().ol_kmax()} classes")
-    if y is not None and (y.dtype != np.int64 or not y.flags.c_contiguous):
-        raise TypeError("labels must be a contiguous int64 array")
-    if XT.dtype != np.uint8:
-        if affine is not None:
-            raise ValueError("affine=(scale, shift) is for raw pixels (uint8 X) only")
-        return None, None
-    if affine is None:
-        raise ValueError("raw pixels (uint8 X) need affine=(scale, shift) to map them to features")
-    for a in affine:
-        if a.dtype != W.dtype or a.shape != (d,) or not a.flags.c_contiguous:
-            raise ValueError(f"scale and shift must be contiguous {W.dtype} arrays of {d} entries")
-    return _p(affine[0]), _p(affine[1])
+# --- the kernels ------------------------------------------------------------------------------
 
 
-def _ldx(XT: np.ndarray) -> int:
-    return XT.strides[0] // XT.itemsize
-
-
-def scores(W, b, XT, rows=None, affine=None) -> np.ndarray:
+def scores(W, b, XT, rows=None, affine=None, variant=None) -> np.ndarray:
     """S^T = (W X + b)^T, one row per image: images ``rows`` of X^T (all when None)."""
-    scale, shift = _check(W, b, XT, affine=affine)
-    K, d = W.shape
-    m = XT.shape[0] if rows is None else len(rows)
+    pb = _Problem(W, b, XT, affine=affine, variant=variant)
     if rows is not None:
-        rows = np.ascontiguousarray(rows, dtype=np.int64)
-    S = np.empty((m, K), dtype=W.dtype)
-    rows_p = None if rows is None else _p(rows)
-    args = (_p(W), _p(b), _p(XT), _ldx(XT), scale, shift, rows_p, m, d, K, _p(S))
-    _call("scores", W.dtype, scale is not None, *args)
+        rows = _indices("rows", rows, pb.n, "images of X")
+    m = pb.n if rows is None else rows.size
+    S = np.empty((m, pb.K), dtype=pb.dtype)
+    pb.fn("scores")(*pb.head(), 0 if rows is None else _p(rows), m, pb.d, pb.K, _p(S))
     return S
 
 
-def gradients(W, b, XT, y, lam: float, rows=None, affine=None) -> tuple[np.ndarray, np.ndarray]:
+def gradients(W, b, XT, y, lam: float, rows=None, affine=None, variant=None):
     """dJ/dW (K x d) and dJ/db (K) on the batch ``rows`` of X^T (all images when None)."""
-    scale, shift = _check(W, b, XT, y, affine)
-    K, d = W.shape
-    rows = np.arange(XT.shape[0]) if rows is None else rows
-    rows = np.ascontiguousarray(rows, dtype=np.int64)
-    dW, db = np.empty_like(W), np.empty_like(b)
-    args = (_p(W), _p(b), _p(XT), _ldx(XT), scale, shift, _p(rows), _p(y), len(rows), d, K, lam,
-            _p(dW), _p(db))  # fmt: skip
-    _call("gradients", W.dtype, scale is not None, *args)
+    pb = _Problem(W, b, XT, y, affine, variant=variant)
+    rows = np.arange(pb.n) if rows is None else rows
+    rows = _indices("rows", rows, pb.n, "images of X")
+    if rows.size == 0:
+        raise ValueError("rows must name at least one image: a batch cannot be empty")
+    dW, db = np.empty_like(pb.W), np.empty_like(pb.b)
+    pb.fn("gradients")(*pb.head(), _p(rows), _p(pb.y), rows.size, pb.d, pb.K, float(lam),
+                       _p(dW), _p(db))  # fmt: skip
     return dW, db
 
 
-def sgd_epoch(W, b, XT, y, perm, n_batch: int, eta: float, lam: float, affine=None) -> None:
-    """One epoch of mini-batch gradient descent on the batches perm[0:n_batch], ...; in place."""
-    scale, shift = _check(W, b, XT, y, affine)
-    K, d = W.shape
-    perm = np.ascontiguousarray(perm, dtype=np.int64)
-    args = (_p(W), _p(b), _p(XT), _ldx(XT), scale, shift, _p(y), _p(perm), len(perm), d, K,
-            n_batch, eta, lam)  # fmt: skip
-    _call("sgd_epoch", W.dtype, scale is not None, *args)
+def sgd_epoch(W, b, XT, y, perm, n_batch: int, eta: float, lam: float, affine=None,
+              variant=None) -> None:  # fmt: skip
+    """One epoch of mini-batch gradient descent on the batches perm[0:n_batch], ...; updates
+    W and b in place (a remainder shorter than n_batch is dropped)."""
+    pb = _Problem(W, b, XT, y, affine, write_params=True, variant=variant)
+    perm = _indices("perm", perm, pb.n, "images of X")
+    if isinstance(n_batch, bool) or not isinstance(n_batch, (int, np.integer)) or n_batch < 1:
+        raise ValueError(f"n_batch must be an integer >= 1, got {n_batch!r}")
+    pb.fn("sgd_epoch")(*pb.head(), _p(pb.y), _p(perm), perm.size, pb.d, pb.K, int(n_batch),
+                       float(eta), float(lam))  # fmt: skip
 
 
-def loss_and_accuracy(W, b, XT, y, affine=None) -> tuple[float, float]:
+def loss_and_accuracy(W, b, XT, y, affine=None, variant=None) -> tuple[float, float]:
     """(mean cross-entropy, accuracy) of (W, b) on every image of X^T."""
-    scale, shift = _check(W, b, XT, y, affine)
-    K, d = W.shape
+    pb = _Problem(W, b, XT, y, affine, variant=variant)
+    if pb.y is None or pb.n == 0:
+        raise ValueError("X must hold at least one image, with its labels y")
     out = np.zeros(2)
-    args = (_p(W), _p(b), _p(XT), _ldx(XT), scale, shift, _p(y), XT.shape[0], d, K, _p(out))
-    _call("evaluate", W.dtype, scale is not None, *args)
-    return float(out[0] / XT.shape[0]), float(out[1] / XT.shape[0])
+    pb.fn("evaluate")(*pb.head(), _p(pb.y), pb.d, pb.K, _p(out))
+    return float(out[0] / pb.n), float(out[1] / pb.n)
+
+
+def fma_peak(variant: str | None = None, seconds: float = 0.3) -> float:
+    """The float32 FLOP/s this core reaches with the variant's vectors (12 FMA chains)."""
+    k = kernels(variant)
+    iterations = 1 << 16
+    while True:
+        flop, took, _ = k.fma_peak(iterations)
+        if took >= seconds:
+            return flop / took
+        iterations *= 2
