@@ -136,3 +136,22 @@ def test_numpy_backend_trains_and_checks_only_its_own_gradients(tmp_path, tiny_a
         assert {r["code"] for r in csv.DictReader(f)} == {"numpy"}
     m = json.loads((wd / "results" / "lam0_eta0.01" / "metrics.json").read_text())
     assert m["backend"] == "numpy" and m["status"] == "ok" and m["epochs_run"] == 2
+
+
+# The bytes of a run's history, pinned: the native kernels give the same bits on every CPU with
+# FMA (AVX2, AVX-512, NEON; tests/test_native*.py), so any change here is a change of numbers.
+TINY_HISTORY_SHA256 = "42eea044b8c45bf9b8bfbe3a97b9ebff53aad3b3b66316fd91626cf46d1993dd"
+
+
+def test_the_history_bytes_are_pinned(finished_workflow):
+    import hashlib
+
+    from onelayer import native
+
+    wd, _, _ = finished_workflow
+    m = json.loads((wd / "results" / "lam0_eta0.01" / "metrics.json").read_text())
+    if not m["native_fma"]:
+        pytest.skip(f"trained by {m['native_variant']}, a build without FMA: other bits")
+    assert m["backend"] == "native" and m["native_variant"] in native.runnable()
+    data = (wd / "results" / "lam0_eta0.01" / "history.csv").read_bytes()
+    assert hashlib.sha256(data).hexdigest() == TINY_HISTORY_SHA256
