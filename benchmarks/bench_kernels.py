@@ -1,9 +1,10 @@
 """Where one epoch of the native backend spends its time, against this machine's memory speed.
 
     python benchmarks/bench_kernels.py [--data data/processed/cifar10.npz] [--epochs 10]
+                                       [--variant x86_64_v3 ...]
 
 One thread, float32, the mirror's data, read as the pipeline reads it (the raw pixels, one byte
-per feature) and as float32 features. Per epoch (10,000 training images in batches of 100 in a
+per feature) and as float32 features, for every native build this CPU runs (or those named). Per epoch (10,000 training images in batches of 100 in a
 fresh permutation): the scores of every batch alone (random rows, read from memory; one Python
 call per batch, about 20 us each), the same arithmetic on 100 images that stay in cache (one
 call), the whole training epoch (scores, gradients, updates: one call), and the evaluation of
@@ -43,7 +44,9 @@ def main() -> None:
     )
     parser.add_argument("--data", default="data/processed/cifar10.npz")
     parser.add_argument("--epochs", type=int, default=10)
+    parser.add_argument("--variant", nargs="*", default=None, help="builds (default: all runnable)")
     args = parser.parse_args()
+    variants = args.variant or native.runnable()
 
     data = load_processed(args.data)
     XT = np.ascontiguousarray(data["X_train"].T, dtype=np.float32)
@@ -56,27 +59,31 @@ def main() -> None:
         sys.exit(f"{args.data} has no raw pixels: rerun the preprocess rule")
     affine = (px.scale.astype(np.float32), px.shift.astype(np.float32))
     rng = np.random.default_rng(0)
-    native.library()
     in_cache = np.tile(np.arange(100), n // 100)  # 10,000 scores of 100 images: no memory wait
     v = np.ones(d, dtype=np.float32)
     rows = []
     with threadpool_limits(limits=1, user_api="blas"):
-        for name, images, aff in (("pixels", px.train, affine), ("float32 features", XT, None)):
+        for (name, images, aff), variant in (
+            (case, v)
+            for v in variants
+            for case in (("pixels", px.train, affine), ("float32 features", XT, None))
+        ):
 
-            def scores_of_batches(images=images, aff=aff):
+            def scores_of_batches(images=images, aff=aff, v=variant):
                 perm = rng.permutation(n)
                 for j in range(n // 100):
-                    native.scores(W, b, images, rows=perm[j * 100 : (j + 1) * 100], affine=aff)
+                    native.scores(W, b, images, rows=perm[j * 100 : (j + 1) * 100], affine=aff,
+                                  variant=v)  # fmt: skip
 
-            def epoch(images=images, aff=aff):
+            def epoch(images=images, aff=aff, v=variant):
                 perm = rng.permutation(n)
-                native.sgd_epoch(W.copy(), b.copy(), images, y, perm, 100, 0.001, 0.0, aff)
+                native.sgd_epoch(W.copy(), b.copy(), images, y, perm, 100, 0.001, 0.0, aff, v)
 
-            def in_cache_scores(images=images, aff=aff):
-                native.scores(W, b, images, rows=in_cache, affine=aff)
+            def in_cache_scores(images=images, aff=aff, v=variant):
+                native.scores(W, b, images, rows=in_cache, affine=aff, variant=v)
 
-            def evaluation(images=images, aff=aff):
-                native.loss_and_accuracy(W, b, images, y, affine=aff)
+            def evaluation(images=images, aff=aff, v=variant):
+                native.loss_and_accuracy(W, b, images, y, affine=aff, variant=v)
 
             steps = {
                 "scores of the 100 batches (random rows)": scores_of_batches,
@@ -85,13 +92,15 @@ def main() -> None:
                 "evaluation of 10,000 images (consecutive)": evaluation,
             }
             for step, fn in steps.items():
-                rows.append((name, step, best_ms(fn, args.epochs), images.nbytes / 1e6))
+                rows.append(
+                    (f"{variant}, {name}", step, best_ms(fn, args.epochs), images.nbytes / 1e6)
+                )
         rows.append(("float32 features", "streaming X once (X^T v, numpy's BLAS)",
                      best_ms(lambda: XT @ v, args.epochs), XT.nbytes / 1e6))  # fmt: skip
     print(
         f"one thread, float32 arithmetic, {n} images of {d} features; minimum over {args.epochs} epochs"
     )
-    print("| reads | step | ms per epoch | GB/s read |")
+    print("| build, reads | step | ms per epoch | GB/s read |")
     print("|---|---|---:|---:|")
     for name, step, ms, mb in rows:
         rate = "-" if "in cache" in step else f"{mb / ms:.1f}"  # no memory read to speak of

@@ -1,15 +1,20 @@
-"""Benchmark: the package's training of one configuration against the loops users write.
+"""Benchmark: the package's training of one configuration against the loops users write, and
+against the FLOP limit of this CPU.
 
     python benchmarks/bench_train.py [--data data/processed/cifar10.npz] [--repeats 3]
 
 Needs the preprocessed data (run the pipeline, or `snakemake --cores 1 data/processed/cifar10.npz`).
 Times, in one process on the same data: onelayer.train as the pipeline runs it (native backend
-reading the raw pixels, float32, 2 threads), then with 1 thread, in float64, reading the float32
-features instead of the pixels, and with the numpy backend; the plain numpy loop and the PyTorch
-loop of benchmarks/baselines.py; for eta = 0.001 and eta = 0.1 (lambda = 0). Then two onelayer runs
-with 1 thread each at once, in two processes, against one alone: what `snakemake --cores 2` does
-with two training jobs, repeated like the rest. Prints a table (medians over
-repeats, ratios against each baseline, test accuracies) and writes it to
+reading the raw pixels, float32, 2 threads) once for every native build this CPU runs (an
+AVX-512 machine runs the AVX2 and SSE4.2 builds too), then the best build with 1 thread, in
+float64, and reading the float32 features instead of the pixels; the numpy backend; the plain
+numpy loop and the PyTorch loop of benchmarks/baselines.py; for eta = 0.001 and eta = 0.1
+(lambda = 0). Each row is set against the FLOP limit: the FLOP of one configuration (98.3
+GFLOP: 40 epochs of a forward and a backward pass over 10,000 images and a forward pass over
+20,000) at the float32 FMA peak measured on this core with the widest build, times the cores
+the row uses. Then two onelayer runs with 1 thread each at once, in two processes, against one
+alone: what `snakemake --cores 2` does with two training jobs. Prints a table (medians over
+repeats, ratios against each baseline, test accuracies) naming the CPU, and writes it to
 benchmarks/results/bench_train.{json,md}. Timing is not a test: rerun it on a quiet machine.
 """
 
@@ -30,7 +35,7 @@ import numpy as np
 sys.path.insert(0, str(Path(__file__).resolve().parent))
 from baselines import numpy_loop, torch_loop  # noqa: E402
 
-from onelayer import model  # noqa: E402
+from onelayer import model, native  # noqa: E402
 from onelayer.preprocess import load_processed, pixels_of  # noqa: E402
 from onelayer.train import train  # noqa: E402
 
@@ -47,39 +52,76 @@ def split(data, dtype):
     return f(data["X_train"]), data["y_train"], f(data["X_val"]), data["y_val"]
 
 
-def run_method(method: str, data: dict, eta: float) -> tuple[float, float]:
+def flop_per_config(
+    d: int, n: int, n_val: int, K: int = 10, n_batch: int = 100, n_epochs: int = 40
+) -> float:
+    """Multiply-adds x 2 of one configuration: per epoch, the scores and the gradient G^T X of
+    every batch, and the scores of the training and validation sets for the evaluation."""
+    trained = n // n_batch * n_batch
+    return 2.0 * K * d * n_epochs * (2 * trained + n + n_val)
+
+
+def run_method(m: dict, data: dict, eta: float) -> tuple[float, float]:
     """(seconds of the training loop with its per-epoch evaluation, test accuracy %)."""
-    dtype = np.float64 if "float64" in method else np.float32
+    dtype = np.float64 if m["dtype"] == "float64" else np.float32
     X, y, Xv, yv = split(data, dtype)
-    if method.startswith("onelayer"):
-        threads = 1 if "1 thread" in method else 2
-        backend = method.split()[1]
-        pixels = pixels_of(data) if "pixels" in method else None
-        r = train(X, y, Xv, yv, lam=0.0, eta=eta, threads=threads, backend=backend, pixels=pixels)
+    if m["kind"] == "onelayer":
+        pixels = pixels_of(data) if m.get("pixels") else None
+        r = train(X, y, Xv, yv, lam=0.0, eta=eta, threads=m["threads"], backend=m["backend"],
+                  pixels=pixels, variant=m.get("variant"))  # fmt: skip
         return r.seconds, test_accuracy(r.W, r.b, data, dtype)
-    loop = numpy_loop if method.startswith("numpy") else torch_loop
+    loop = numpy_loop if m["kind"] == "numpy loop" else torch_loop
     W, b, seconds = loop(X, y, Xv, yv, lam=0.0, eta=eta)
     return seconds, test_accuracy(W, b, data, dtype)
 
 
-METHODS = [
-    "onelayer native float32 pixels, 2 threads",  # what the pipeline runs
-    "onelayer native float32 pixels, 1 thread",
-    "onelayer native float64 pixels, 2 threads",
-    "onelayer native float32 features, 2 threads",
-    "onelayer numpy float32, 2 threads",
-    "numpy loop float32",
-    "torch loop float32",
-]
+def methods() -> list[dict]:
+    """The rows: every native build this CPU runs as the pipeline runs it, then variations of
+    the best one, the numpy backend, and the two plain loops (BLAS/torch threads: all cores)."""
+    runnable = native.runnable()
+    best = runnable[0] if runnable else None
+    rows = [dict(label=f"onelayer native {v} float32 pixels, 2 threads", kind="onelayer",
+                 backend="native", variant=v, dtype="float32", pixels=True, threads=2)
+            for v in runnable]  # fmt: skip
+    if best:
+        rows += [
+            dict(label=f"onelayer native {best} float32 pixels, 1 thread", kind="onelayer",
+                 backend="native", variant=best, dtype="float32", pixels=True, threads=1),
+            dict(label=f"onelayer native {best} float64 pixels, 2 threads", kind="onelayer",
+                 backend="native", variant=best, dtype="float64", pixels=True, threads=2),
+            dict(label=f"onelayer native {best} float32 features, 2 threads", kind="onelayer",
+                 backend="native", variant=best, dtype="float32", pixels=False, threads=2),
+        ]  # fmt: skip
+    cores = os.cpu_count()
+    return rows + [
+        dict(label="onelayer numpy float32, 2 threads", kind="onelayer", backend="numpy",
+             dtype="float32", threads=2),
+        dict(label="numpy loop float32", kind="numpy loop", dtype="float32", threads=cores),
+        dict(label="torch loop float32", kind="torch loop", dtype="float32", threads=cores),
+    ]  # fmt: skip
+
+
+def cpu_name() -> str:
+    try:
+        for line in Path("/proc/cpuinfo").read_text().splitlines():
+            if line.split(":")[0].strip() in ("model name", "Model", "CPU part"):
+                return line.split(":", 1)[1].strip()
+    except OSError:
+        pass
+    return platform.processor() or platform.machine()
+
+
+def fma_peaks() -> dict:
+    """The float32 FLOP/s of one core with each runnable build's vectors (median of 5)."""
+    return {v: statistics.median(native.fma_peak(v, seconds=0.2) for _ in range(5))
+            for v in native.runnable()}  # fmt: skip
 
 
 def _one_run(args):
     path, eta = args
     data = load_processed(path)
     X, y, Xv, yv = split(data, np.float32)
-    return train(
-        X, y, Xv, yv, lam=0.0, eta=eta, threads=1, backend="native", pixels=pixels_of(data)
-    ).seconds
+    return train(X, y, Xv, yv, lam=0.0, eta=eta, threads=1, pixels=pixels_of(data)).seconds
 
 
 def concurrency(path: str, eta: float, repeats: int) -> dict:
@@ -106,18 +148,30 @@ def main() -> None:
     args = parser.parse_args()
 
     data = load_processed(args.data)
+    peaks = fma_peaks()
+    peak = max(peaks.values(), default=float("nan"))  # the widest build's: this core's limit
+    d, n = data["X_train"].shape
+    flop = flop_per_config(d, n, data["X_val"].shape[1])
+    print(f"CPU: {cpu_name()} ({os.cpu_count()} cores); native builds it runs: "
+          f"{', '.join(peaks) or 'none'}", flush=True)  # fmt: skip
+    for v, p in peaks.items():
+        print(f"float32 FMA peak of one core with {v} vectors: {p / 1e9:.1f} GFLOP/s", flush=True)
+    print(f"FLOP per configuration: {flop / 1e9:.1f} GFLOP", flush=True)
     rows = []
     for eta in (0.001, 0.1):
-        for method in METHODS:
+        for m in methods():
             times, accs = [], []
             for _ in range(args.repeats):
-                seconds, acc = run_method(method, data, eta)
+                seconds, acc = run_method(m, data, eta)
                 times.append(seconds)
                 accs.append(acc)
-            rows.append(dict(eta=eta, method=method, median_s=statistics.median(times), times_s=times,
+            limit = flop / (peak * m["threads"])
+            rows.append(dict(eta=eta, method=m["label"], threads=m["threads"],
+                             median_s=statistics.median(times), times_s=times, limit_s=limit,
                              test_accuracy=accs[0], accuracies_agree_across_repeats=len(set(accs)) == 1))  # fmt: skip
             print(
-                f"eta={eta:<6g} {method:45s} median {rows[-1]['median_s']:.3f} s  test {accs[0]:.2f} %",
+                f"eta={eta:<6g} {m['label']:55s} median {rows[-1]['median_s']:.3f} s "
+                f"({rows[-1]['median_s'] / limit:.2f} x the limit)  test {accs[0]:.2f} %",
                 flush=True,
             )
     for r in rows:
@@ -127,19 +181,31 @@ def main() -> None:
         r["x_vs_torch"] = base["torch loop float32"] / r["median_s"]
     conc = {eta: concurrency(args.data, eta, args.repeats) for eta in (0.001, 0.1)}
     env = {
-        "machine": platform.processor() or platform.machine(),
+        "cpu": cpu_name(),
+        "machine": platform.machine(),
+        "native_builds": list(peaks),
+        "fma_peak_gflops": {v: p / 1e9 for v, p in peaks.items()},
+        "flop_per_config": flop,
         "cpus": os.cpu_count(),
         "python": platform.python_version(),
         "numpy": np.__version__,
         "OPENBLAS_CORETYPE": os.environ.get("OPENBLAS_CORETYPE"),
         "date": time.strftime("%Y-%m-%d"),
     }
+    peak_lines = ", ".join(f"{v} {p / 1e9:.1f}" for v, p in peaks.items())
     lines = [
-        "| eta | method | median s | x faster than numpy loop | x faster than torch loop | test accuracy |",
-        "|---:|---|---:|---:|---:|---:|",
+        f"CPU: {env['cpu']}, {env['cpus']} cores. Float32 FMA peak of one core (GFLOP/s) with the "
+        f"vectors of each build: {peak_lines}. FLOP limit: {flop / 1e9:.1f} GFLOP per "
+        "configuration at the widest build's peak, on the cores a row uses (BLAS and torch "
+        "loops: all of them).",
+        "",
+        "| eta | method | median s | FLOP limit s | x the limit | x faster than numpy loop "
+        "| x faster than torch loop | test accuracy |",
+        "|---:|---|---:|---:|---:|---:|---:|---:|",
     ]
     for r in rows:
-        lines.append(f"| {r['eta']:g} | {r['method']} | {r['median_s']:.2f} | {r['x_vs_numpy']:.2f} "
+        lines.append(f"| {r['eta']:g} | {r['method']} | {r['median_s']:.2f} | {r['limit_s']:.2f} "
+                     f"| {r['median_s'] / r['limit_s']:.2f} | {r['x_vs_numpy']:.2f} "
                      f"| {r['x_vs_torch']:.2f} | {r['test_accuracy']:.2f} % |")  # fmt: skip
     lines += ["", "Two runs at once (1 thread each, two processes) against one alone, "
               f"{args.repeats} times each; ratio of the medians (the slower of each pair):", "",
