@@ -102,13 +102,19 @@ def methods() -> list[dict]:
 
 
 def cpu_name() -> str:
+    """The CPU's model name, with its family and model numbers (virtual machines often show a
+    generic name, such as "Intel(R) Xeon(R) Processor")."""
     try:
+        info = {}
         for line in Path("/proc/cpuinfo").read_text().splitlines():
-            if line.split(":")[0].strip() in ("model name", "Model", "CPU part"):
-                return line.split(":", 1)[1].strip()
+            key, _, value = line.partition(":")
+            info.setdefault(key.strip(), value.strip())
+        name = info.get("model name") or info.get("Model") or platform.machine()
+        ids = [f"{k} {info[k]}" for k in ("cpu family", "model", "CPU implementer", "CPU part")
+               if k in info]  # fmt: skip
+        return f"{name} ({', '.join(ids)})" if ids else name
     except OSError:
-        pass
-    return platform.processor() or platform.machine()
+        return platform.processor() or platform.machine()
 
 
 def fma_peak(variant: str, cores: int, repeats: int = 5) -> float:

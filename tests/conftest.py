@@ -82,7 +82,9 @@ def write_config(workdir: Path, config: dict, name: str = "test.yaml") -> Path:
     return path
 
 
-def snakemake(workdir: Path, *args: str, check: bool = True, env=None) -> subprocess.CompletedProcess:
+def snakemake(
+    workdir: Path, *args: str, check: bool = True, env=None
+) -> subprocess.CompletedProcess:
     """Run the real snakemake in ``workdir`` (with ``env``, default this process's); return the
     finished process (stdout+stderr in .out)."""
     proc = subprocess.run(

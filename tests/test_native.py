@@ -247,7 +247,9 @@ def test_the_environment_forces_a_build_and_unknown_ones_are_named():
 
 def test_a_build_this_cpu_cannot_run_is_refused_by_name(monkeypatch):
     monkeypatch.setattr(native, "runnable", lambda: native.built()[1:])
-    with pytest.raises(native.NativeBackendError, match=f"cannot run native variant '{RUNNABLE[0]}'"):
+    with pytest.raises(
+        native.NativeBackendError, match=f"cannot run native variant '{RUNNABLE[0]}'"
+    ):
         native.kernels(native.built()[0])
 
 
@@ -333,8 +335,7 @@ BAD = [
 
 
 def test_every_bad_input_raises_a_value_error_naming_it():
-    code = SETUP + textwrap.dedent(
-        """
+    code = SETUP + textwrap.dedent("""
         import json, sys
         results = []
         for name, call in json.loads(sys.argv[1]):
@@ -346,8 +347,7 @@ def test_every_bad_input_raises_a_value_error_naming_it():
                 results.append([name, type(exc).__name__, str(exc)])
             W, b, y, perm = W0, b0, y0, perm0
         print(json.dumps(results))
-        """
-    )
+        """)
     cases = [[name, call] for name, call, _ in BAD]
     proc = subprocess.run([sys.executable, "-c", code, json.dumps(cases)], capture_output=True,
                           text=True, timeout=300)  # fmt: skip

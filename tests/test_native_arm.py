@@ -17,7 +17,9 @@ from onelayer.native.variants import flags_of
 HERE = Path(__file__).resolve().parent
 CC = shutil.which("aarch64-linux-gnu-gcc")
 QEMU = shutil.which("qemu-aarch64") or shutil.which("qemu-aarch64-static")
-MISSING = [name for name, path in (("aarch64-linux-gnu-gcc", CC), ("qemu-aarch64", QEMU)) if not path]
+MISSING = [
+    name for name, path in (("aarch64-linux-gnu-gcc", CC), ("qemu-aarch64", QEMU)) if not path
+]
 
 pytestmark = pytest.mark.skipif(
     bool(MISSING) and os.environ.get("CI") != "true",
@@ -44,7 +46,10 @@ def case(kind, d, n, K, seed=0):
     rng = np.random.default_rng(seed)
     if pixels:
         X = rng.integers(0, 256, size=(n, d), dtype=np.uint8)
-        affine = ((rng.uniform(0.5, 2, size=d) / 255).astype(dtype), rng.normal(size=d).astype(dtype))
+        affine = (
+            (rng.uniform(0.5, 2, size=d) / 255).astype(dtype),
+            rng.normal(size=d).astype(dtype),
+        )
     else:
         X, affine = rng.normal(size=(n, d)).astype(dtype), None
     W = (0.05 * rng.normal(size=(K, d))).astype(dtype)
@@ -62,7 +67,9 @@ def run_arm(harness, tmp_path, kind, c) -> list[np.ndarray]:
              c["W"], c["b"], c["X"], *(c["affine"] or ()), c["y"], c["perm"]]  # fmt: skip
     src, dst = tmp_path / f"in{kind}", tmp_path / f"out{kind}"
     src.write_bytes(b"".join(p.tobytes() for p in parts))
-    proc = subprocess.run([QEMU, str(harness), str(src), str(dst)], capture_output=True, timeout=300)
+    proc = subprocess.run(
+        [QEMU, str(harness), str(src), str(dst)], capture_output=True, timeout=300
+    )
     assert proc.returncode == 0, proc.stderr
     raw, t = dst.read_bytes(), c["dtype"]
     sizes = [(t, n * K), (t, K * d), (t, K), (np.float64, 2), (t, K * d), (t, K)]
@@ -94,8 +101,11 @@ def test_the_neon_build_does_the_maths_of_the_model(harness, tmp_path, kind):
         X = c["X"].T.astype(np.float64)
         if c["affine"] is not None:
             X = c["affine"][0].astype(np.float64)[:, None] * X + c["affine"][1][:, None]
-        W, b, y, tol = c["W"].astype(np.float64), c["b"][:, None].astype(np.float64), c["y"], (
-            2e-5 if c["dtype"] == np.float32 else 1e-12
+        W, b, y, tol = (
+            c["W"].astype(np.float64),
+            c["b"][:, None].astype(np.float64),
+            c["y"],
+            (2e-5 if c["dtype"] == np.float32 else 1e-12),
         )
         ref = model.scores(W, b, X)
         assert np.allclose(S.T, ref, atol=tol, rtol=tol), (d, n, K)

@@ -28,7 +28,10 @@ def install_without_compiler(tmp_path_factory):
                     ignore=shutil.ignore_patterns("__pycache__", "*.so"))  # fmt: skip
     env = {k: v for k, v in os.environ.items() if k not in ("CC", "CXX", "LDSHARED")}
     env["PATH"] = os.path.dirname(sys.executable)  # python, pip, snakemake: no cc, no gcc
-    assert shutil.which("gcc", path=env["PATH"]) is None and shutil.which("cc", path=env["PATH"]) is None
+    assert (
+        shutil.which("gcc", path=env["PATH"]) is None
+        and shutil.which("cc", path=env["PATH"]) is None
+    )
     pip = [sys.executable, "-m", "pip", "--disable-pip-version-check"]
     build = subprocess.run([*pip, "wheel", "-v", "--no-deps", "--no-build-isolation", "-w",
                             str(tmp / "wheel"), str(src)], env=env, capture_output=True, text=True)  # fmt: skip
@@ -48,7 +51,9 @@ def test_the_install_succeeds_without_kernels_and_says_why(install_without_compi
     assert not list((site / "onelayer").rglob("*.so"))
 
 
-def test_the_pipeline_trains_with_numpy_and_says_so(install_without_compiler, tmp_path, tiny_archive):
+def test_the_pipeline_trains_with_numpy_and_says_so(
+    install_without_compiler, tmp_path, tiny_archive
+):
     site, env, _ = install_without_compiler
     env = {**env, "PYTHONPATH": str(site)}
     where = subprocess.run([sys.executable, "-c", "import onelayer; print(onelayer.__file__)"],

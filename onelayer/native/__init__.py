@@ -134,7 +134,9 @@ def _indices(name: str, a, bound: int, what: str) -> np.ndarray:
     """``a`` as contiguous int64 entries in 0 .. bound - 1 (a copy if need be)."""
     a = np.asarray(a)
     if a.ndim != 1 or not (a.size == 0 or np.issubdtype(a.dtype, np.integer)):
-        raise ValueError(f"{name} must be a 1-d array of integers, got {a.dtype} of shape {a.shape}")
+        raise ValueError(
+            f"{name} must be a 1-d array of integers, got {a.dtype} of shape {a.shape}"
+        )
     a = np.ascontiguousarray(a, dtype=np.int64)
     if a.size and (a.min() < 0 or a.max() >= bound):
         bad = a[(a < 0) | (a >= bound)][0]
@@ -165,20 +167,26 @@ class _Problem:
             raise ValueError(f"X must have W's dtype {W.dtype} or uint8 (pixels), got {XT.dtype}")
         self.XT, self.n, self.pixels = XT, XT.shape[0], XT.dtype == np.uint8
         if self.pixels and affine is None:
-            raise ValueError("raw pixels (uint8 X) need affine=(scale, shift) to map them to features")
+            raise ValueError(
+                "raw pixels (uint8 X) need affine=(scale, shift) to map them to features"
+            )
         if not self.pixels and affine is not None:
             raise ValueError("affine=(scale, shift) is for raw pixels (uint8 X) only")
         if affine is None:
             self.scale = self.shift = 0
         else:
-            scale, shift = (_array(n, a, W.dtype, (self.d,)) for n, a in zip(("scale", "shift"), affine))
+            scale, shift = (
+                _array(n, a, W.dtype, (self.d,)) for n, a in zip(("scale", "shift"), affine)
+            )
             self.scale, self.shift = _p(scale), _p(shift)
             self._keep = (scale, shift)
         self.y = None
         if y is not None:
             y = _array("y", y, np.int64, (self.n,))
             if y.size and (y.min() < 0 or y.max() >= self.K):
-                raise ValueError(f"y must hold class labels 0..{self.K - 1}, got {y.min()}..{y.max()}")
+                raise ValueError(
+                    f"y must hold class labels 0..{self.K - 1}, got {y.min()}..{y.max()}"
+                )
             self.y = y
 
     def fn(self, name: str):
