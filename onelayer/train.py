@@ -19,6 +19,8 @@ import numpy as np
 from threadpoolctl import threadpool_limits
 
 from onelayer import model
+from onelayer import schedule as schedules
+from onelayer.augment import flip_draws, with_mirrors
 from onelayer.preprocess import Pixels
 
 log = logging.getLogger(__name__)
@@ -94,24 +96,26 @@ class NumpyBackend:
     """
 
     def __init__(self, X_train, y_train, X_val, y_val, W0, b0, lam, eta, n_batch, K_pad,
-                 pixels=None):  # fmt: skip
+                 pixels=None, mirrors=False):  # fmt: skip
         self.K = W0.shape[0]
         self.W, self.b = pad_classes(W0, b0, max(self.K, K_pad))
         self.sets = {"train": (X_train, y_train), "val": (X_val, y_val)}
         self.y_train, self.lam, self.eta, self.n_batch = y_train, lam, eta, n_batch
         # Images are rows of X^T (C-contiguous for column-major X): a batch is a gather of rows.
-        self.XT = X_train.T
+        # With mirrors, rows n .. 2n - 1 are the flipped images (augment.with_mirrors).
+        self.XT = with_mirrors(X_train.T) if mirrors else X_train.T
+        self.y_rows = np.concatenate([y_train, y_train]) if mirrors else y_train
         self.XbT = np.empty((n_batch, X_train.shape[0]), dtype=X_train.dtype)  # one batch, reused
 
-    def epoch(self, perm: np.ndarray) -> None:
+    def epoch(self, rows: np.ndarray, eta: float) -> None:
         W, b, nb = self.W, self.b, self.n_batch
-        for j in range(perm.size // nb):
-            idx = perm[j * nb : (j + 1) * nb]
+        for j in range(rows.size // nb):
+            idx = rows[j * nb : (j + 1) * nb]
             # The indices are in range: mode="clip" only skips numpy's check of them.
             np.take(self.XT, idx, axis=0, out=self.XbT, mode="clip")
-            grad_W, grad_b = model.gradients(W, b, self.XbT.T, self.y_train[idx], self.lam)
-            W -= self.eta * grad_W
-            b -= self.eta * grad_b
+            grad_W, grad_b = model.gradients(W, b, self.XbT.T, self.y_rows[idx], self.lam)
+            W -= eta * grad_W
+            b -= eta * grad_b
 
     def snapshot(self) -> tuple[np.ndarray, np.ndarray]:
         # order="K" keeps W column-major: the same layout gives the same rounding.
@@ -134,7 +138,7 @@ class NativeBackend:
     """
 
     def __init__(self, X_train, y_train, X_val, y_val, W0, b0, lam, eta, n_batch, K_pad,
-                 pixels=None, variant=None):  # fmt: skip
+                 pixels=None, variant=None, mirrors=False):  # fmt: skip
         from onelayer import native
 
         self.variant = variant or native.default_variant()
@@ -154,10 +158,13 @@ class NativeBackend:
             "train": (np.ascontiguousarray(images["train"]), labels(y_train)),
             "val": (np.ascontiguousarray(images["val"]), labels(y_val)),
         }
-
-    def epoch(self, perm: np.ndarray) -> None:
+        # what the epochs read: the training images, and their mirrors after them
         XT, y = self.sets["train"]
-        self.native.sgd_epoch(self.W, self.b, XT, y, perm, self.n_batch, self.eta, self.lam,
+        self.rows_of = (with_mirrors(XT), np.concatenate([y, y])) if mirrors else (XT, y)
+
+    def epoch(self, rows: np.ndarray, eta: float) -> None:
+        XT, y = self.rows_of
+        self.native.sgd_epoch(self.W, self.b, XT, y, rows, self.n_batch, eta, self.lam,
                               affine=self.affine, variant=self.variant)  # fmt: skip
 
     def snapshot(self) -> tuple[np.ndarray, np.ndarray]:
@@ -189,6 +196,8 @@ def train(
     backend: str = "auto",
     pixels: Pixels | None = None,
     variant: str | None = None,
+    flip: float = 0.0,
+    schedule: dict | None = None,
 ) -> TrainResult:
     """Train from the seed's initial W; return the final parameters and per-epoch history.
 
@@ -203,11 +212,20 @@ def train(
     ``pixels`` (``preprocess.Pixels``: the raw bytes behind X_train and X_val, and the map to
     them) lets the native backend read bytes instead of features. The maths is the same; the
     rounding differs from reading the features, by float rounding.
+
+    ``flip`` (0 by default: the report's runs) is the probability that an image is read
+    mirrored (``augment``) each time it is seen, drawn from ``default_rng([seed, 1])`` so that the
+    shuffles stay those of the runs without flips. ``schedule`` sets eta per epoch
+    (``schedule.eta_at``; constant by default). The per-epoch evaluation reads the images as
+    they are.
     """
     d, n = X_train.shape
     if not 1 <= n_batch <= n:
         raise ValueError(f"n_batch must be between 1 and the training set size {n}, got {n_batch}")
     backend = resolve_backend(backend)
+    if not 0 <= flip <= 1:
+        raise ValueError(f"flip must be a probability between 0 and 1, got {flip}")
+    schedules.check(schedule)
     if pixels is not None:
         pixels.check(X_train, X_val)
         if backend == "native":
@@ -215,13 +233,15 @@ def train(
     W0, b0 = model.init_params(K, d, seed, dtype=X_train.dtype)
     if backend == "native":
         loop = NativeBackend(X_train, y_train, X_val, y_val, W0, b0, lam, eta, n_batch, K_pad,
-                             pixels, variant)  # fmt: skip
+                             pixels, variant, mirrors=flip > 0)  # fmt: skip
         built = dict(native_variant=loop.kernels.variant, native_fma=bool(loop.kernels.fma))
         log.info("native kernels: %s (FMA: %s)", built["native_variant"], built["native_fma"])
     else:
-        loop = NumpyBackend(X_train, y_train, X_val, y_val, W0, b0, lam, eta, n_batch, K_pad)
+        loop = NumpyBackend(X_train, y_train, X_val, y_val, W0, b0, lam, eta, n_batch, K_pad,
+                            mirrors=flip > 0)  # fmt: skip
         built = {}
     shuffle_rng = np.random.default_rng(seed)
+    flip_rng = np.random.default_rng([seed, 1])  # its own stream: the shuffles do not change
     history: list[dict] = []
 
     def evaluate_epoch(epoch: int, W: np.ndarray, b: np.ndarray) -> dict:
@@ -251,7 +271,10 @@ def train(
         stack.enter_context(np.errstate(over="ignore", invalid="ignore"))
         pool = stack.enter_context(ThreadPoolExecutor(max_workers=1)) if threads >= 2 else None
         for epoch in range(1, n_epochs + 1):
-            loop.epoch(shuffle_rng.permutation(n))
+            rows = shuffle_rng.permutation(n)
+            if flip > 0:  # row i + n is image i mirrored
+                rows = rows + n * flip_draws(flip_rng, n, flip)
+            loop.epoch(rows, schedules.eta_at(schedule, eta, epoch, n_epochs))
             if pending is not None and record(pending[3].result()):  # the previous epoch's
                 diverged = pending[:3]
                 break
