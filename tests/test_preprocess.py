@@ -93,3 +93,25 @@ def test_pixels_of_other_data_are_refused():
         Pixels(U[:5], U, *affine_map(mean, std)).check(X, X)
     with pytest.raises(ValueError, match="must be uint8"):
         Pixels(U.astype(np.int16), U, *affine_map(mean, std)).check(X, X)
+
+
+def test_all_five_batches_with_the_last_images_held_out_for_validation(tmp_path):
+    """The handout's bonus 2.1 (a): all training batches, val_size images kept for validation,
+    statistics from the training part only, the raw pixels of both parts kept."""
+    write_archive(tmp_path / "a.tar.gz", member_bytes(n=11, seed=5))
+    b1, b2, b3, b4, b5, test, meta = extract(tmp_path / "a.tar.gz", tmp_path)
+    out = tmp_path / "all.npz"
+    preprocess([b1, b2, b3, b4, b5], [], [test], meta, out, val_size=7)
+    a = load_processed(out)
+    from onelayer.cifar10 import load_batch
+
+    raw = np.concatenate([load_batch(p)[0] for p in (b1, b2, b3, b4, b5)])
+    ys = np.concatenate([load_batch(p)[1] for p in (b1, b2, b3, b4, b5)])
+    assert a["X_train"].shape == (3072, 48) and a["X_val"].shape == (3072, 7)
+    assert np.array_equal(a["y_train"], ys[:48]) and np.array_equal(a["y_val"], ys[48:])
+    assert np.array_equal(a["pixels_train"], raw[:48]) and np.array_equal(a["pixels_val"], raw[48:])
+    assert np.allclose(a["mean"].ravel(), (raw[:48] / 255.0).mean(axis=0))  # not the held-out 7
+    with pytest.raises(ValueError, match="val_size must be 1 .. 54 images"):
+        preprocess([b1, b2, b3, b4, b5], [], [test], meta, tmp_path / "x.npz", val_size=55)
+    with pytest.raises(ValueError, match="not both"):
+        preprocess([b1], [b2], [test], meta, tmp_path / "y.npz", val_size=3)
