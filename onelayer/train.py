@@ -198,6 +198,7 @@ def train(
     variant: str | None = None,
     flip: float = 0.0,
     schedule: dict | None = None,
+    average_last: int = 0,
 ) -> TrainResult:
     """Train from the seed's initial W; return the final parameters and per-epoch history.
 
@@ -217,7 +218,9 @@ def train(
     mirrored (``augment``) each time it is seen, drawn from ``default_rng([seed, 1])`` so that the
     shuffles stay those of the runs without flips. ``schedule`` sets eta per epoch
     (``schedule.eta_at``; constant by default). The per-epoch evaluation reads the images as
-    they are.
+    they are. With ``average_last`` = k > 0, the W and b returned are the means of those after
+    each of the last k epochs (summed in float64; still one linear model), while the history
+    evaluates the iterates as they are.
     """
     d, n = X_train.shape
     if not 1 <= n_batch <= n:
@@ -226,6 +229,8 @@ def train(
     if not 0 <= flip <= 1:
         raise ValueError(f"flip must be a probability between 0 and 1, got {flip}")
     schedules.check(schedule)
+    if not 0 <= average_last <= n_epochs:
+        raise ValueError(f"average_last must be 0 .. n_epochs ({n_epochs}), got {average_last}")
     if pixels is not None:
         pixels.check(X_train, X_val)
         if backend == "native":
@@ -263,6 +268,7 @@ def train(
         )  # fmt: skip
         return has_diverged(row["train_loss"], K, diverge_factor)
 
+    averaged = None  # (sum of W, sum of b) over the last average_last epochs, in float64
     diverged = None  # (epoch, W, b) of the first epoch whose evaluation says it diverged
     pending = None  # (epoch, W copy, b copy, future) of an evaluation still running
     start = time.perf_counter()
@@ -279,6 +285,9 @@ def train(
                 diverged = pending[:3]
                 break
             Wc, bc = loop.snapshot()
+            if average_last and epoch > n_epochs - average_last:
+                sums = averaged or (0.0, 0.0)
+                averaged = (sums[0] + Wc.astype(np.float64), sums[1] + bc.astype(np.float64))
             if pool is None:
                 if record(evaluate_epoch(epoch, Wc, bc)):
                     diverged = (epoch, Wc, bc)
@@ -293,5 +302,7 @@ def train(
     if diverged is not None:
         diverged_epoch, Wc, bc = diverged
         log.warning("diverged at epoch %d; stopped", diverged_epoch)
+    elif averaged is not None:  # the mean of the last epochs' W and b, in the iterates' dtype
+        Wc, bc = ((s / average_last).astype(Wc.dtype) for s in averaged)
     W, b = loop.unpad(Wc, bc)
     return TrainResult(W, b, history, diverged_epoch, seconds, backend, **built)

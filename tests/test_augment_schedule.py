@@ -111,3 +111,16 @@ def test_a_flip_probability_outside_0_1_is_refused():
     X, y = learnable(n=20)
     with pytest.raises(ValueError, match="flip must be a probability"):
         train(X, y, X, y, lam=0.0, eta=0.1, n_batch=10, n_epochs=1, flip=1.5)
+
+
+@backends
+def test_averaging_returns_the_mean_of_the_last_epochs(backend):
+    X, y = learnable()
+    kw = dict(lam=0.01, eta=0.01, n_batch=15, seed=4, backend=backend)
+    ends = [train(X, y, X, y, n_epochs=e, **kw) for e in (2, 3, 4)]  # W after epochs 2, 3, 4
+    avg = train(X, y, X, y, n_epochs=4, average_last=3, **kw)
+    assert np.allclose(avg.W, np.mean([r.W for r in ends], axis=0), atol=1e-14)
+    assert np.allclose(avg.b, np.mean([r.b for r in ends], axis=0), atol=1e-14)
+    assert avg.history == ends[-1].history  # the history is of the iterates, not the average
+    with pytest.raises(ValueError, match="average_last must be 0 .. n_epochs"):
+        train(X, y, X, y, n_epochs=2, average_last=3, **kw)
