@@ -31,3 +31,24 @@ def with_mirrors(images: np.ndarray) -> np.ndarray:
 def flip_draws(rng: np.random.Generator, n: int, p: float) -> np.ndarray:
     """0 or 1 for each of n positions of an epoch: 1 (read the mirror) with probability p."""
     return (rng.random(n) < p).astype(np.int64)
+
+
+def translate(images: np.ndarray, dx: np.ndarray, dy: np.ndarray, fill: np.ndarray) -> np.ndarray:
+    """Each image moved right by dx[i] and down by dy[i] pixels (negative: left, up), the
+    uncovered border set to ``fill`` (d values: what a black pixel is in these images' units,
+    0 for raw pixels, the normalised black for features). A new C array, n x d."""
+    n, d = images.shape
+    c = d // (SIDE * SIDE)
+    out = np.empty_like(images)
+    out[:] = np.broadcast_to(np.asarray(fill, dtype=images.dtype), (d,))
+    src, dst = images.reshape(n, c, SIDE, SIDE), out.reshape(n, c, SIDE, SIDE)
+    for x, y in {(int(a), int(b)) for a, b in zip(dx, dy)}:  # one copy per distinct shift
+        at = np.flatnonzero((dx == x) & (dy == y))
+        rows_to, rows_from = slice(max(y, 0), SIDE + min(y, 0)), slice(
+            max(-y, 0), SIDE + min(-y, 0)
+        )
+        cols_to, cols_from = slice(max(x, 0), SIDE + min(x, 0)), slice(
+            max(-x, 0), SIDE + min(-x, 0)
+        )
+        dst[at, :, rows_to, cols_to] = src[at][:, :, rows_from, cols_from]
+    return out

@@ -20,7 +20,7 @@ from threadpoolctl import threadpool_limits
 
 from onelayer import model
 from onelayer import schedule as schedules
-from onelayer.augment import flip_draws, with_mirrors
+from onelayer.augment import flip_draws, flip_horizontal, translate, with_mirrors
 from onelayer.preprocess import Pixels
 
 log = logging.getLogger(__name__)
@@ -92,7 +92,8 @@ class NumpyBackend:
     """The loop in Python: each batch is gathered, then two BLAS products (numpy's OpenBLAS).
 
     Classes are padded to ``K_pad`` (see ``pad_classes``); X^T's rows are the images. It reads
-    the features, never ``pixels``.
+    the features; ``pixels`` only serve augmentation, which acts on the raw images (their
+    features are mapped from the flipped or moved bytes, as the native kernels read them).
     """
 
     def __init__(self, X_train, y_train, X_val, y_val, W0, b0, lam, eta, n_batch, K_pad,
@@ -102,18 +103,32 @@ class NumpyBackend:
         self.sets = {"train": (X_train, y_train), "val": (X_val, y_val)}
         self.y_train, self.lam, self.eta, self.n_batch = y_train, lam, eta, n_batch
         # Images are rows of X^T (C-contiguous for column-major X): a batch is a gather of rows.
-        # With mirrors, rows n .. 2n - 1 are the flipped images (augment.with_mirrors).
-        self.XT = with_mirrors(X_train.T) if mirrors else X_train.T
-        self.y_rows = np.concatenate([y_train, y_train]) if mirrors else y_train
+        # With mirrors, rows n .. 2n - 1 are the features of the flipped images.
+        self.pixels = pixels
         self.XbT = np.empty((n_batch, X_train.shape[0]), dtype=X_train.dtype)  # one batch, reused
+        self.XT = X_train.T
+        if mirrors:
+            self.XT = np.concatenate([self.XT, self.features(flip_horizontal(pixels.train))])
+        self.y_rows = np.concatenate([y_train, y_train]) if mirrors else y_train
 
-    def epoch(self, rows: np.ndarray, eta: float) -> None:
+    def features(self, images: np.ndarray) -> np.ndarray:
+        """The features (rows, in the training dtype) of raw images (rows of bytes)."""
+        return (self.pixels.scale * images + self.pixels.shift).astype(self.XbT.dtype)
+
+    def images(self) -> np.ndarray:
+        """The raw training images (rows of bytes), as ``epoch(images=...)`` takes a copy."""
+        return self.pixels.train
+
+    def epoch(self, rows: np.ndarray, eta: float, images: np.ndarray | None = None) -> None:
+        """One epoch on the rows ``rows`` of the training images (and their mirrors), or of
+        ``images``: raw images (bytes) in the training set's order, augmented."""
         W, b, nb = self.W, self.b, self.n_batch
+        XT, y = (self.XT, self.y_rows) if images is None else (self.features(images), self.y_train)
         for j in range(rows.size // nb):
             idx = rows[j * nb : (j + 1) * nb]
             # The indices are in range: mode="clip" only skips numpy's check of them.
-            np.take(self.XT, idx, axis=0, out=self.XbT, mode="clip")
-            grad_W, grad_b = model.gradients(W, b, self.XbT.T, self.y_rows[idx], self.lam)
+            np.take(XT, idx, axis=0, out=self.XbT, mode="clip")
+            grad_W, grad_b = model.gradients(W, b, self.XbT.T, y[idx], self.lam)
             W -= eta * grad_W
             b -= eta * grad_b
 
@@ -162,8 +177,12 @@ class NativeBackend:
         XT, y = self.sets["train"]
         self.rows_of = (with_mirrors(XT), np.concatenate([y, y])) if mirrors else (XT, y)
 
-    def epoch(self, rows: np.ndarray, eta: float) -> None:
-        XT, y = self.rows_of
+    def images(self) -> np.ndarray:
+        """The raw training images (rows of bytes), for an augmented copy."""
+        return self.sets["train"][0]
+
+    def epoch(self, rows: np.ndarray, eta: float, images: np.ndarray | None = None) -> None:
+        XT, y = self.rows_of if images is None else (images, self.sets["train"][1])
         self.native.sgd_epoch(self.W, self.b, XT, y, rows, self.n_batch, eta, self.lam,
                               affine=self.affine, variant=self.variant)  # fmt: skip
 
@@ -199,6 +218,7 @@ def train(
     flip: float = 0.0,
     schedule: dict | None = None,
     average_last: int = 0,
+    shift: int = 0,
 ) -> TrainResult:
     """Train from the seed's initial W; return the final parameters and per-epoch history.
 
@@ -216,11 +236,14 @@ def train(
 
     ``flip`` (0 by default: the report's runs) is the probability that an image is read
     mirrored (``augment``) each time it is seen, drawn from ``default_rng([seed, 1])`` so that the
-    shuffles stay those of the runs without flips. ``schedule`` sets eta per epoch
+    shuffles stay those of the runs without flips. Augmentation acts on the raw images, before
+    the per-feature normalisation, so it needs ``pixels``. ``schedule`` sets eta per epoch
     (``schedule.eta_at``; constant by default). The per-epoch evaluation reads the images as
     they are. With ``average_last`` = k > 0, the W and b returned are the means of those after
     each of the last k epochs (summed in float64; still one linear model), while the history
-    evaluates the iterates as they are.
+    evaluates the iterates as they are. ``shift`` > 0 moves each image, each time it is seen,
+    by whole pixels drawn from -shift .. shift in x and y (``default_rng([seed, 2])``), with a
+    black border, building the epoch's images anew each epoch, flips included.
     """
     d, n = X_train.shape
     if not 1 <= n_batch <= n:
@@ -229,6 +252,10 @@ def train(
     if not 0 <= flip <= 1:
         raise ValueError(f"flip must be a probability between 0 and 1, got {flip}")
     schedules.check(schedule)
+    if not 0 <= shift < 32 or int(shift) != shift:
+        raise ValueError(f"shift must be a whole number of pixels 0 .. 31, got {shift}")
+    if (flip or shift) and pixels is None:
+        raise ValueError("augmentation (flip, shift) acts on the raw images: it needs pixels=")
     if not 0 <= average_last <= n_epochs:
         raise ValueError(f"average_last must be 0 .. n_epochs ({n_epochs}), got {average_last}")
     if pixels is not None:
@@ -243,10 +270,11 @@ def train(
         log.info("native kernels: %s (FMA: %s)", built["native_variant"], built["native_fma"])
     else:
         loop = NumpyBackend(X_train, y_train, X_val, y_val, W0, b0, lam, eta, n_batch, K_pad,
-                            mirrors=flip > 0)  # fmt: skip
+                            pixels, mirrors=flip > 0)  # fmt: skip
         built = {}
     shuffle_rng = np.random.default_rng(seed)
     flip_rng = np.random.default_rng([seed, 1])  # its own stream: the shuffles do not change
+    shift_rng = np.random.default_rng([seed, 2])
     history: list[dict] = []
 
     def evaluate_epoch(epoch: int, W: np.ndarray, b: np.ndarray) -> dict:
@@ -278,9 +306,23 @@ def train(
         pool = stack.enter_context(ThreadPoolExecutor(max_workers=1)) if threads >= 2 else None
         for epoch in range(1, n_epochs + 1):
             rows = shuffle_rng.permutation(n)
-            if flip > 0:  # row i + n is image i mirrored
-                rows = rows + n * flip_draws(flip_rng, n, flip)
-            loop.epoch(rows, schedules.eta_at(schedule, eta, epoch, n_epochs))
+            coins = flip_draws(flip_rng, n, flip) if flip > 0 else None  # one per position
+            rate = schedules.eta_at(schedule, eta, epoch, n_epochs)
+            if shift:  # this epoch's images: flipped, then moved, as each is drawn
+                moves = shift_rng.integers(-shift, shift + 1, size=(n, 2))
+                images = loop.images()
+                if coins is not None:
+                    mirrored = np.zeros(n, dtype=bool)
+                    mirrored[rows] = coins.astype(bool)
+                    images = images.copy()
+                    images[mirrored] = flip_horizontal(images[mirrored])
+                by_image = np.empty((n, 2), dtype=np.int64)
+                by_image[rows] = moves
+                loop.epoch(rows, rate, translate(images, by_image[:, 0], by_image[:, 1], 0))
+            else:
+                if coins is not None:  # row i + n is image i mirrored
+                    rows = rows + n * coins
+                loop.epoch(rows, rate)
             if pending is not None and record(pending[3].result()):  # the previous epoch's
                 diverged = pending[:3]
                 break

@@ -45,47 +45,74 @@ def test_step_and_cosine_schedules():
             check(bad)
 
 
-def reference(X, y, lam, eta, n_batch, n_epochs, seed, flip=0.0, sched=None):
-    """The spec's loop, written plainly: per epoch a permutation, a coin per position (its own
-    generator), and the batch's images mirrored where their coin says so."""
-    d, n = X.shape
-    W, b = model.init_params(10, d, seed, dtype=X.dtype)
+def moved_by_padding(img: np.ndarray, dx: int, dy: int, s: int) -> np.ndarray:
+    """A 3 x 32 x 32 byte image moved by (dx, dy) the plain way: pad with black, then crop."""
+    padded = np.pad(img, ((0, 0), (s, s), (s, s)))
+    return padded[:, s - dy : s - dy + 32, s - dx : s - dx + 32]
+
+
+def reference(U, y, scale, shift_map, lam, eta, n_batch, n_epochs, seed, flip=0.0, sched=None,
+              s=0):  # fmt: skip
+    """The spec's loop, written plainly on the raw images: per epoch a permutation, a coin per
+    position and a move per position (each from its own generator), each drawn image flipped
+    and moved (pad and crop) as its coin and move say, mapped to features, then the step."""
+    n, d = U.shape
+    W, b = model.init_params(10, d, seed)
     shuffles, coins = np.random.default_rng(seed), np.random.default_rng([seed, 1])
+    moves_rng = np.random.default_rng([seed, 2])
     for epoch in range(1, n_epochs + 1):
         perm = shuffles.permutation(n)
         mirror = coins.random(n) < flip if flip > 0 else np.zeros(n, bool)
+        moves = moves_rng.integers(-s, s + 1, size=(n, 2)) if s else np.zeros((n, 2), int)
         rate = eta_at(sched, eta, epoch, n_epochs)
         for j in range(n // n_batch):
-            at = slice(j * n_batch, (j + 1) * n_batch)
-            Xb = X[:, perm[at]].copy()
-            Xb[:, mirror[at]] = flip_horizontal(Xb[:, mirror[at]].T).T
-            gW, gb = model.gradients(W, b, Xb, y[perm[at]], lam)
+            cols = []
+            for t in range(j * n_batch, (j + 1) * n_batch):
+                img = U[perm[t]].reshape(3, 32, 32)
+                img = img[:, :, ::-1] if mirror[t] else img
+                cols.append(moved_by_padding(img, moves[t, 0], moves[t, 1], s).reshape(d))
+            Xb = scale[:, None] * np.array(cols).T + shift_map[:, None]
+            gW, gb = model.gradients(W, b, Xb, y[perm[j * n_batch : (j + 1) * n_batch]], lam)
             W, b = W - rate * gW, b - rate * gb
     return W, b
 
 
+def pixel_problem(n=45, n_train=30, seed=5):
+    """Raw images, a per-feature map to features that is not mirror-symmetric (so a flip of the
+    features would not be the features of the flipped image), the features, and labels."""
+    rng = np.random.default_rng(seed)
+    U = rng.integers(0, 256, size=(n, 3072), dtype=np.uint8)
+    scale, shift_map = rng.uniform(0.5, 2, size=3072) / 255, rng.normal(size=3072)
+    X = np.asfortranarray(scale[:, None] * U.T + shift_map[:, None])
+    y = rng.integers(0, 10, size=n)
+    pixels = Pixels(U[:n_train], U[n_train:], scale, shift_map)
+    return U[:n_train], X[:, :n_train], y[:n_train], X[:, n_train:], y[n_train:], pixels
+
+
+@backends
+@pytest.mark.parametrize("flip, sched, s", [(0.5, None, 0), (0.0, {"kind": "step", "factor": 3, "every": 1}, 0),
+                                            (1.0, {"kind": "cosine", "eta_min": 0.0}, 0), (0.5, None, 2),
+                                            (0.0, None, 1)])  # fmt: skip
+def test_training_with_flips_moves_and_schedules_is_the_plain_loop(backend, flip, sched, s):
+    U, X, y, Xv, yv, pixels = pixel_problem()
+    kw = dict(lam=0.01, eta=0.02, n_batch=10, n_epochs=2, seed=3)
+    r = train(X, y, Xv, yv, pixels=pixels, backend=backend, flip=flip, schedule=sched, shift=s,
+              **kw)  # fmt: skip
+    W, b = reference(U, y, pixels.scale, pixels.shift, flip=flip, sched=sched, s=s, **kw)
+    assert np.allclose(r.W, W, atol=1e-12) and np.allclose(r.b, b, atol=1e-12)
+    W0, _ = reference(U, y, pixels.scale, pixels.shift, **kw)
+    assert not np.allclose(W, W0, atol=1e-6)  # the setting changed the run
+
+
 def learnable(n=60, seed=0, dtype=np.float64):
+    """Features only (no raw images): enough for what does not augment."""
     rng = np.random.default_rng(seed)
     y = rng.integers(0, 10, size=n)
     X = rng.normal(size=(3072, 10))[:, y] + 0.5 * rng.normal(size=(3072, n))
     return np.asfortranarray(X.astype(dtype)), y
 
 
-@backends
-@pytest.mark.parametrize("flip, sched", [(0.5, None), (0.0, {"kind": "step", "factor": 3, "every": 1}),
-                                         (1.0, {"kind": "cosine", "eta_min": 0.0})])  # fmt: skip
-def test_training_with_flips_and_schedules_is_the_plain_loop(backend, flip, sched):
-    X, y = learnable()
-    kw = dict(lam=0.01, eta=0.01, n_batch=15, n_epochs=3, seed=4)
-    r = train(X, y, X, y, backend=backend, flip=flip, schedule=sched, **kw)
-    W, b = reference(X, y, flip=flip, sched=sched, **kw)
-    assert np.allclose(r.W, W, atol=1e-12) and np.allclose(r.b, b, atol=1e-12)
-    if flip or sched:  # the setting changed the run: not the plain constant-eta one
-        W0, _ = reference(X, y, **kw)
-        assert not np.allclose(W, W0, atol=1e-6)
-
-
-def test_without_flips_nothing_changes():
+def test_without_augmentation_nothing_changes():
     """flip = 0 draws nothing: the report's runs keep their numbers."""
     X, y = learnable(dtype=np.float32)
     kw = dict(lam=0.1, eta=0.01, n_batch=20, n_epochs=2, seed=3)
@@ -93,18 +120,11 @@ def test_without_flips_nothing_changes():
     assert np.array_equal(a.W, b.W) and a.history == b.history
 
 
-def test_flipped_pixels_train_as_flipped_features_do():
-    rng = np.random.default_rng(2)
-    U = rng.integers(0, 256, size=(40, 3072), dtype=np.uint8)
-    scale, shift = np.full(3072, 1 / 255 / 0.25), np.full(3072, -2.0)
-    X = np.asfortranarray(scale[:, None] * U.T + shift[:, None])
-    y = rng.integers(0, 10, size=40)
-    pixels = Pixels(U[:30], U[30:], scale, shift)
-    kw = dict(lam=0.0, eta=0.05, n_batch=10, n_epochs=2, seed=1, flip=0.5, backend="native")
-    a = train(X[:, :30], y[:30], X[:, 30:], y[30:], pixels=pixels, **kw)
-    b = train(X[:, :30], y[:30], X[:, 30:], y[30:], **kw)
-    assert np.allclose(a.W, b.W, atol=1e-12) and not np.allclose(a.W, train(
-        X[:, :30], y[:30], X[:, 30:], y[30:], **{**kw, "flip": 0.0}).W, atol=1e-6)  # fmt: skip
+def test_augmentation_needs_the_raw_images():
+    X, y = learnable(n=20)
+    for kw in ({"flip": 0.5}, {"shift": 1}):
+        with pytest.raises(ValueError, match="acts on the raw images: it needs pixels="):
+            train(X, y, X, y, lam=0.0, eta=0.1, n_batch=10, n_epochs=1, **kw)
 
 
 def test_a_flip_probability_outside_0_1_is_refused():
