@@ -132,6 +132,11 @@ class NumpyBackend:
             W -= eta * grad_W
             b -= eta * grad_b
 
+    def keep_subset(self, idx: np.ndarray) -> None:
+        """Training images ``idx`` as the set "train_subset" the evaluation may read instead."""
+        X, y = self.sets["train"]
+        self.sets["train_subset"] = (np.asfortranarray(X[:, idx]), y[idx])
+
     def snapshot(self) -> tuple[np.ndarray, np.ndarray]:
         # order="K" keeps W column-major: the same layout gives the same rounding.
         return self.W.copy(order="K"), self.b.copy()
@@ -186,6 +191,11 @@ class NativeBackend:
         self.native.sgd_epoch(self.W, self.b, XT, y, rows, self.n_batch, eta, self.lam,
                               affine=self.affine, variant=self.variant)  # fmt: skip
 
+    def keep_subset(self, idx: np.ndarray) -> None:
+        """Training images ``idx`` as the set "train_subset" the evaluation may read instead."""
+        XT, y = self.sets["train"]
+        self.sets["train_subset"] = (np.ascontiguousarray(XT[idx]), np.ascontiguousarray(y[idx]))
+
     def snapshot(self) -> tuple[np.ndarray, np.ndarray]:
         return self.W.copy(), self.b.copy()
 
@@ -219,6 +229,8 @@ def train(
     schedule: dict | None = None,
     average_last: int = 0,
     shift: int = 0,
+    eval_train_every: int = 1,
+    eval_train_subset: int = 0,
 ) -> TrainResult:
     """Train from the seed's initial W; return the final parameters and per-epoch history.
 
@@ -244,6 +256,12 @@ def train(
     evaluates the iterates as they are. ``shift`` > 0 moves each image, each time it is seen,
     by whole pixels drawn from -shift .. shift in x and y (``default_rng([seed, 2])``), with a
     black border, building the epoch's images anew each epoch, flips included.
+
+    The per-epoch evaluation of the training set (the report's runs: every epoch, every image)
+    can be thinned for experiments: ``eval_train_every`` = k evaluates it after every k-th and
+    the last epoch (the other rows hold NaN there, and divergence is then judged on the
+    validation loss), ``eval_train_subset`` = m on a fixed sample of m training images (drawn
+    by ``default_rng([seed, 3])``). The validation set is evaluated in full after every epoch.
     """
     d, n = X_train.shape
     if not 1 <= n_batch <= n:
@@ -256,6 +274,8 @@ def train(
         raise ValueError(f"shift must be a whole number of pixels 0 .. 31, got {shift}")
     if (flip or shift) and pixels is None:
         raise ValueError("augmentation (flip, shift) acts on the raw images: it needs pixels=")
+    if eval_train_every < 1 or not 0 <= eval_train_subset <= n:
+        raise ValueError(f"eval_train_every must be >= 1 and eval_train_subset 0 .. {n}")
     if not 0 <= average_last <= n_epochs:
         raise ValueError(f"average_last must be 0 .. n_epochs ({n_epochs}), got {average_last}")
     if pixels is not None:
@@ -272,6 +292,10 @@ def train(
         loop = NumpyBackend(X_train, y_train, X_val, y_val, W0, b0, lam, eta, n_batch, K_pad,
                             pixels, mirrors=flip > 0)  # fmt: skip
         built = {}
+    if eval_train_subset:
+        sample = np.random.default_rng([seed, 3]).choice(n, eval_train_subset, replace=False)
+        loop.keep_subset(np.sort(sample))
+    train_set = "train_subset" if eval_train_subset else "train"
     shuffle_rng = np.random.default_rng(seed)
     flip_rng = np.random.default_rng([seed, 1])  # its own stream: the shuffles do not change
     shift_rng = np.random.default_rng([seed, 2])
@@ -281,7 +305,10 @@ def train(
         row = dict(epoch=epoch)
         penalty = model.l2_penalty(W, lam)  # padded rows of W are 0: no share in the penalty
         for which in ("train", "val"):
-            loss, acc = loop.loss_and_accuracy(W, b, which)
+            if which == "train" and epoch % eval_train_every and epoch != n_epochs:
+                loss = acc = math.nan  # not evaluated this epoch
+            else:
+                loss, acc = loop.loss_and_accuracy(W, b, train_set if which == "train" else which)
             row.update({f"{which}_loss": loss, f"{which}_cost": loss + penalty,
                         f"{which}_accuracy": acc})  # fmt: skip
         return {c: row[c] for c in HISTORY_COLUMNS}
@@ -294,7 +321,8 @@ def train(
             row["epoch"], n_epochs, row["train_loss"], row["train_cost"], row["train_accuracy"],
             row["val_loss"], row["val_accuracy"],
         )  # fmt: skip
-        return has_diverged(row["train_loss"], K, diverge_factor)
+        skipped = eval_train_every > 1 and math.isnan(row["train_accuracy"])
+        return has_diverged(row["val_loss" if skipped else "train_loss"], K, diverge_factor)
 
     averaged = None  # (sum of W, sum of b) over the last average_last epochs, in float64
     diverged = None  # (epoch, W, b) of the first epoch whose evaluation says it diverged

@@ -144,3 +144,25 @@ def test_averaging_returns_the_mean_of_the_last_epochs(backend):
     assert avg.history == ends[-1].history  # the history is of the iterates, not the average
     with pytest.raises(ValueError, match="average_last must be 0 .. n_epochs"):
         train(X, y, X, y, n_epochs=2, average_last=3, **kw)
+
+
+@backends
+def test_the_training_set_evaluation_can_be_thinned(backend):
+    X, y = learnable()
+    kw = dict(lam=0.01, eta=0.01, n_batch=15, n_epochs=5, seed=4, backend=backend)
+    full = train(X, y, X[:, :20], y[:20], **kw)
+    every = train(X, y, X[:, :20], y[:20], eval_train_every=2, **kw)
+    assert np.array_equal(every.W, full.W)  # the evaluation does not touch the training
+    for a, b in zip(every.history, full.history):
+        assert a["val_loss"] == b["val_loss"]
+        if a["epoch"] in (2, 4, 5):  # every 2nd, and the last
+            assert a["train_loss"] == b["train_loss"]
+        else:
+            assert np.isnan(a["train_loss"]) and np.isnan(a["train_accuracy"])
+    sub = train(X, y, X[:, :20], y[:20], eval_train_subset=25, **kw)
+    idx = np.sort(np.random.default_rng([4, 3]).choice(60, 25, replace=False))
+    S = model.scores(sub.W, sub.b, X[:, idx])
+    assert sub.history[-1]["train_loss"] == pytest.approx(model.cross_entropy(S, y[idx]), rel=1e-12)
+    assert sub.history[-1]["train_loss"] != full.history[-1]["train_loss"]
+    with pytest.raises(ValueError, match="eval_train_every must be >= 1"):
+        train(X, y, X, y, eval_train_every=0, **kw)
