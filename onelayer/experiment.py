@@ -14,6 +14,7 @@ from pathlib import Path
 import numpy as np
 
 from onelayer import model
+from onelayer import schedule as schedules
 from onelayer.atomic import write_json, write_npz, write_text
 from onelayer.preprocess import load_processed, pixels_of
 from onelayer.train import HISTORY_COLUMNS, TrainResult, resolve_backend, train
@@ -67,17 +68,27 @@ def run(
     diverge_factor: float = 100.0,
     threads: int = 1,
     backend: str = "auto",
+    flip: float = 0.0,
+    shift: int = 0,
+    schedule: dict | None = None,
+    average_last: int = 0,
+    eval_train_every: int = 1,
+    eval_train_subset: int = 0,
 ) -> dict:
     """Train one configuration on the preprocessed data and write its run folder.
 
-    ``threads`` changes the speed, never the numbers; ``backend`` picks the training loop
-    (see ``train.train``).
+    ``threads`` changes the speed, never the numbers; ``backend`` picks the training loop;
+    ``flip``, ``shift``, ``schedule``, ``average_last`` and the ``eval_train_*`` thinning are the
+    handout's improvements (all off by default: the report's runs); see ``train.train``.
     """
     out_dir = Path(out_dir)
     data = load_processed(data_path)
     as_dtype = lambda a: np.asfortranarray(a, dtype=dtype)  # noqa: E731 - keeps images contiguous
+    schedule = schedules.check(schedule)
     settings = dict(lam=lam, eta=eta, n_batch=n_batch, n_epochs=n_epochs, seed=seed, dtype=dtype,
-                    backend_requested=backend)  # fmt: skip
+                    backend_requested=backend, flip=flip, shift=shift, schedule=schedule,
+                    average_last=average_last, eval_train_every=eval_train_every,
+                    eval_train_subset=eval_train_subset)  # fmt: skip
     log.info("training %s", settings)
     backend = resolve_backend(backend)
     pixels = pixels_of(data)
@@ -91,6 +102,8 @@ def run(
         as_dtype(data["X_train"]), data["y_train"], as_dtype(data["X_val"]), data["y_val"],
         lam=lam, eta=eta, n_batch=n_batch, n_epochs=n_epochs, seed=seed,
         diverge_factor=diverge_factor, threads=threads, backend=backend, pixels=pixels,
+        flip=flip, shift=shift, schedule=schedule, average_last=average_last,
+        eval_train_every=eval_train_every, eval_train_subset=eval_train_subset,
     )  # fmt: skip
     test_acc = None
     if result.diverged_epoch is None:

@@ -240,6 +240,11 @@ def test_diverging_run_is_recorded_and_the_others_complete(tmp_path, tiny_archiv
         ({"train": {"n_epochs": 2.5}}, r"2.5 is not of type 'integer'.*\['train'\]\['n_epochs'\]"),
         ({"train": {"dtype": "float16"}}, r"'float16' is not one of.*\['train'\]\['dtype'\]"),
         ({"train": {"backend": "cuda"}}, r"'cuda' is not one of.*\['train'\]\['backend'\]"),
+        ({"train": {"flip": 1.5}}, r"1.5 is greater than the maximum of 1.*\['train'\]\['flip'\]"),
+        (
+            {"train": {"schedule": {"kind": "linear"}}},
+            r"'linear' is not one of.*\['train'\]\['schedule'\]\['kind'\]",
+        ),
         (
             {"cifar10": {"url": "ftp://x/y.tar.gz", "md5": "0" * 32}},
             r"does not match.*\['cifar10'\]\['url'\]",

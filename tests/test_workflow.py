@@ -155,3 +155,24 @@ def test_the_history_bytes_are_pinned(finished_workflow):
     assert m["backend"] == "native" and m["native_variant"] in native.runnable()
     data = (wd / "results" / "lam0_eta0.01" / "history.csv").read_bytes()
     assert hashlib.sha256(data).hexdigest() == TINY_HISTORY_SHA256
+
+
+def test_the_improvements_are_train_keys_recorded_in_metrics(
+    tmp_path, tiny_archive, finished_workflow
+):
+    """flip, a step schedule and averaging, set in config, train one run that differs from the
+    plain one and says how it was trained."""
+    url, md5, _ = tiny_archive
+    wd = copy_workflow(tmp_path / "wf")
+    train = {"n_batch": 20, "n_epochs": 3, "seed": 42, "flip": 0.5, "average_last": 2,
+             "schedule": {"kind": "step", "factor": 2, "every": 1}}  # fmt: skip
+    cfg = tiny_config(url, md5, train=train)
+    cfg["runs"] = [{"lam": 0, "eta": 0.01}]
+    snakemake(wd, "--cores", "2", "--configfile", str(write_config(wd, cfg)))
+    m = json.loads((wd / "results" / "lam0_eta0.01" / "metrics.json").read_text())
+    assert m["flip"] == 0.5 and m["average_last"] == 2 and m["status"] == "ok"
+    assert m["schedule"] == {"kind": "step", "factor": 2, "every": 1}
+    plain = finished_workflow[0] / "results" / "lam0_eta0.01"
+    assert json.loads((plain / "metrics.json").read_text())["flip"] == 0
+    ours = (wd / "results" / "lam0_eta0.01" / "history.csv").read_bytes()
+    assert ours != (plain / "history.csv").read_bytes()

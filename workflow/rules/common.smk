@@ -28,7 +28,8 @@ _numbers(config.get("runs"), ["lam", "eta"])
 _numbers(config.get("reference"), ["lam", "eta", "test_accuracy"])
 _numbers((config.get("gradcheck") or {}).get("cases"), ["lam"])
 _numbers([config.get("gradcheck")], ["h", "abs_tol", "rel_tol", "fd_abs_tol", "fd_rel_tol"])
-_numbers([config.get("train")], ["diverge_factor"])
+_numbers([config.get("train")], ["diverge_factor", "flip"])
+_numbers([(config.get("train") or {}).get("schedule")], ["factor", "eta_min"])
 
 validate(config, schema="../schemas/config.schema.yaml")
 
