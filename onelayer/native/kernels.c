@@ -1,6 +1,8 @@
 /* The training kernels of the "native" backend: the same maths as onelayer/model.py and the
  * loop of onelayer/train.py, written so that one core runs it near its arithmetic and memory
- * limits. onelayer/native/__init__.py compiles this file on first use and loads it with ctypes.
+ * limits. module.c includes this file; setup.py compiles it once per CPU level when the package
+ * is installed (onelayer/native/variants.py), and onelayer/native/__init__.py imports the best
+ * build the CPU runs.
  *
  * Layout: W is K x d row-major (class k's weights contiguous); images are rows of X with
  * leading dimension ldx (X^T of the d x n matrix of the assignment, one image contiguous);
@@ -17,9 +19,10 @@
  * prefetched into L2; the gradient G^T X_B runs over two vectors of columns for all images of
  * the batch, again with 2K accumulators; denormal numbers are flushed while a kernel runs.
  * Reading bytes instead of float32 features cuts an evaluation by about 40% and a training epoch
- * by about 25% here (README, "Speed"). Vectors are GCC/Clang vector extensions, so the compiler
- * picks the machine's widest registers (-march=native); only the conversion of bytes to floats
- * names x86 instructions, which GCC 12 does not find by itself.
+ * by about 25% here (README, "Speed"). Vectors are GCC/Clang vector extensions: 64-byte logical
+ * vectors fix the order of additions, and each build computes them in its own registers (PVB,
+ * below); only the conversion of bytes to floats names instructions (x86, NEON), which GCC 12
+ * does not find by itself.
  */
 #include <math.h>
 #include <stdint.h>
