@@ -6,6 +6,7 @@
 # data/raw/cifar-10-python.tar.gz            downloaded, MD5-verified
 # data/raw/cifar-10-batches-py/*             extracted members
 # data/processed/cifar10.npz                 train/val/test, normalised with train statistics
+# data/processed/cifar10_all.npz             on request: all five batches, experiments.val_size held out
 # results/gradcheck/gradcheck.{csv,md}       analytic gradients vs PyTorch and finite differences
 # results/lam{lam}_eta{eta}/history.csv      per epoch: train/val loss, cost, accuracy
 # results/lam{lam}_eta{eta}/model.npz        W, b

@@ -176,3 +176,21 @@ def test_the_improvements_are_train_keys_recorded_in_metrics(
     assert json.loads((plain / "metrics.json").read_text())["flip"] == 0
     ours = (wd / "results" / "lam0_eta0.01" / "history.csv").read_bytes()
     assert ours != (plain / "history.csv").read_bytes()
+
+
+def test_all_five_batches_are_a_target_of_their_own(finished_workflow):
+    """data/processed/cifar10_all.npz: all training batches but the last val_size images, made
+    only when asked for (the default run above did not make it)."""
+    from onelayer.preprocess import load_processed
+
+    wd, config, _ = finished_workflow
+    target = wd / "data" / "processed" / "cifar10_all.npz"
+    assert not target.exists()
+    import yaml
+
+    cfg = {**yaml.safe_load(config.read_text()), "experiments": {"val_size": 150}}
+    snakemake(wd, "data/processed/cifar10_all.npz", "--cores", "1", "--configfile",
+              str(write_config(wd, cfg, "all.yaml")))  # fmt: skip
+    a = load_processed(target)
+    assert a["X_train"].shape == (3072, 5 * 200 - 150) and a["X_val"].shape == (3072, 150)
+    assert a["pixels_train"].shape == (850, 3072) and (wd / "logs" / "preprocess_all.log").exists()

@@ -49,6 +49,7 @@ wildcard_constraints:
 RAW = "data/raw"
 BATCHES = f"{RAW}/{FOLDER}"
 DATA = "data/processed/cifar10.npz"
+DATA_ALL = "data/processed/cifar10_all.npz"
 
 
 def run_dirs():
