@@ -7,6 +7,8 @@
 # data/raw/cifar-10-batches-py/*             extracted members
 # data/processed/cifar10.npz                 train/val/test, normalised with train statistics
 # data/processed/cifar10_all.npz             on request: all five batches, experiments.val_size held out
+# results/improve/grid/lam~{lam}_eta~{eta}_nbatch~{n}/  `snakemake improve`: one run per grid point
+# results/improve/grid.csv                   one row per point: validation and test accuracy
 # results/gradcheck/gradcheck.{csv,md}       analytic gradients vs PyTorch and finite differences
 # results/lam{lam}_eta{eta}/history.csv      per epoch: train/val loss, cost, accuracy
 # results/lam{lam}_eta{eta}/model.npz        W, b
@@ -34,6 +36,7 @@ include: "workflow/rules/data.smk"
 include: "workflow/rules/gradcheck.smk"
 include: "workflow/rules/train.smk"
 include: "workflow/rules/report.smk"
+include: "workflow/rules/improve.smk"
 
 
 rule all:

@@ -10,7 +10,9 @@ from snakemake.utils import validate
 sys.path.insert(0, workflow.basedir)  # the onelayer package of this checkout, installed or not
 from onelayer.cifar10 import FOLDER, MEMBERS
 from onelayer.errors import RunNameError
+from onelayer.improve import grid_frame, point_settings
 from onelayer.naming import parse_run, run_name
+from snakemake.utils import Paramspace
 
 # YAML 1.1 reads 1e-3 (no dot) as a string; take such a string as the number it spells.
 _NUMBER = re.compile(r"[-+]?(\d+\.?\d*|\.\d+)([eE][-+]?\d+)?")
@@ -50,6 +52,15 @@ RAW = "data/raw"
 BATCHES = f"{RAW}/{FOLDER}"
 DATA = "data/processed/cifar10.npz"
 DATA_ALL = "data/processed/cifar10_all.npz"
+# The improvements' grid: one run folder per point, named lam~..._eta~..._nbatch~...
+GRID = Paramspace(grid_frame(config["experiments"]["grid"]), filename_params="*")
+
+
+def grid_point(wildcards):
+    """experiment.run's settings of a grid point: config's train keys, then the experiments'
+    own, then the point's lam, eta and n_batch."""
+    train = {**config["train"], **config["experiments"]["train"]}
+    return point_settings(GRID.instance(wildcards), train)
 
 
 def run_dirs():

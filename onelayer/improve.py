@@ -1,0 +1,55 @@
+"""The experiments beyond the report (the handout's bonus 2.1): the grid's points and its table.
+
+A grid point is a (lam, eta, n_batch) triple trained with the experiments' other training keys
+on all five batches (data/processed/cifar10_all.npz); its run folder is named by Snakemake's
+Paramspace, e.g. ``results/improve/grid/lam~0.001_eta~0.01_nbatch~100/``.
+"""
+
+from __future__ import annotations
+
+import itertools
+import json
+from pathlib import Path
+
+import pandas as pd
+
+from onelayer.atomic import atomic_path
+
+GRID_KEYS = {"lam": "lam", "eta": "eta", "nbatch": "n_batch"}  # Paramspace column -> train key
+GRID_COLUMNS = ["point", "lam", "eta", "n_batch", "status", "val_accuracy", "test_accuracy",
+                "final_train_loss", "final_val_loss", "train_seconds"]  # fmt: skip
+
+
+def grid_frame(grid: dict) -> pd.DataFrame:
+    """Every combination of the grid's values, one row per point, columns as in the paths."""
+    names = list(GRID_KEYS)
+    rows = itertools.product(*(grid[GRID_KEYS[n]] for n in names))
+    frame = pd.DataFrame(list(rows), columns=names)
+    return frame.astype({"lam": float, "eta": float, "nbatch": int})
+
+
+def point_settings(instance: dict, train: dict) -> dict:
+    """The keyword arguments of ``experiment.run`` for one grid point: the experiments'
+    training keys, with the point's lam, eta and n_batch."""
+    point = {GRID_KEYS[k]: v for k, v in instance.items()}
+    return {**train, "lam": float(point["lam"]), "eta": float(point["eta"]),
+            "n_batch": int(point["n_batch"])}  # fmt: skip
+
+
+def grid_table(metrics_paths: list, out_csv) -> pd.DataFrame:
+    """One row per grid point from its metrics.json (accuracies in percent), written to out_csv."""
+    rows = []
+    for path in metrics_paths:
+        m = json.loads(Path(path).read_text())
+        val = m["final_val_accuracy"]
+        rows.append({
+            "point": Path(path).parent.name, "lam": m["lam"], "eta": m["eta"],
+            "n_batch": m["n_batch"], "status": m["status"],
+            "val_accuracy": None if val is None or m["status"] != "ok" else round(100 * val, 4),
+            "test_accuracy": m["test_accuracy"], "final_train_loss": m["final_train_loss"],
+            "final_val_loss": m["final_val_loss"], "train_seconds": m["train_seconds"],
+        })  # fmt: skip
+    table = pd.DataFrame(rows, columns=GRID_COLUMNS)
+    with atomic_path(out_csv) as tmp:
+        table.to_csv(tmp, index=False)
+    return table
