@@ -115,3 +115,24 @@ def test_all_five_batches_with_the_last_images_held_out_for_validation(tmp_path)
         preprocess([b1, b2, b3, b4, b5], [], [test], meta, tmp_path / "x.npz", val_size=55)
     with pytest.raises(ValueError, match="not both"):
         preprocess([b1], [b2], [test], meta, tmp_path / "y.npz", val_size=3)
+
+
+def test_loading_maps_the_large_arrays_read_only_and_gives_the_same_numbers(tmp_path):
+    write_archive(tmp_path / "a.tar.gz", member_bytes(n=150, seed=2))
+    b1, b2, b3, b4, b5, test, meta = extract(tmp_path / "a.tar.gz", tmp_path)
+    out = tmp_path / "p.npz"
+    preprocess([b1, b2, b3, b4, b5], [], [test], meta, out, val_size=50)
+    mapped = load_processed(out)
+    with np.load(out, allow_pickle=False) as f:
+        read = {k: f[k] for k in f.files}
+    assert set(mapped) == set(read)
+    for k in read:
+        assert np.array_equal(mapped[k], read[k]) and mapped[k].dtype == read[k].dtype, k
+        assert mapped[k].flags.f_contiguous == read[k].flags.f_contiguous, k
+    assert isinstance(mapped["X_train"], np.memmap) and not mapped["X_train"].flags.writeable
+    assert not isinstance(mapped["y_train"], np.memmap)  # small arrays are read
+    # a compressed file (not what preprocess writes) is read as usual
+    np.savez_compressed(tmp_path / "c.npz", **read)
+    other = load_processed(tmp_path / "c.npz")
+    assert np.array_equal(other["X_train"], read["X_train"])
+    assert not isinstance(other["X_train"], np.memmap)
