@@ -16,7 +16,7 @@ import numpy as np
 from onelayer import model
 from onelayer import schedule as schedules
 from onelayer.atomic import write_json, write_npz, write_text
-from onelayer.preprocess import load_processed, pixels_of
+from onelayer.preprocess import Pixels, load_processed, pixels_of
 from onelayer.train import HISTORY_COLUMNS, TrainResult, resolve_backend, train
 
 log = logging.getLogger(__name__)
@@ -74,12 +74,16 @@ def run(
     average_last: int = 0,
     eval_train_every: int = 1,
     eval_train_subset: int = 0,
+    train_on_val: bool = False,
 ) -> dict:
     """Train one configuration on the preprocessed data and write its run folder.
 
     ``threads`` changes the speed, never the numbers; ``backend`` picks the training loop;
     ``flip``, ``shift``, ``schedule``, ``average_last`` and the ``eval_train_*`` thinning are the
     handout's improvements (all off by default: the report's runs); see ``train.train``.
+    With ``train_on_val``, the validation images join the training set (the retrain of a
+    setting chosen on validation, tested once); the history's validation columns then
+    evaluate images the run trained on.
     """
     out_dir = Path(out_dir)
     data = load_processed(data_path)
@@ -88,10 +92,18 @@ def run(
     settings = dict(lam=lam, eta=eta, n_batch=n_batch, n_epochs=n_epochs, seed=seed, dtype=dtype,
                     backend_requested=backend, flip=flip, shift=shift, schedule=schedule,
                     average_last=average_last, eval_train_every=eval_train_every,
-                    eval_train_subset=eval_train_subset)  # fmt: skip
+                    eval_train_subset=eval_train_subset, train_on_val=train_on_val)  # fmt: skip
     log.info("training %s", settings)
     backend = resolve_backend(backend)
     pixels = pixels_of(data)
+    X_train, y_train = data["X_train"], data["y_train"]
+    if train_on_val:
+        X_train = np.concatenate([X_train, data["X_val"]], axis=1)
+        y_train = np.concatenate([y_train, data["y_val"]])
+        if pixels is not None:
+            pixels = Pixels(np.concatenate([pixels.train, pixels.val]), pixels.val, pixels.scale,
+                            pixels.shift)  # fmt: skip
+    settings["train_images"] = int(y_train.size)
     if pixels is None and backend == "native":
         log.warning(
             "%s has no raw pixels (written before they were kept): the native kernels read "
@@ -99,7 +111,7 @@ def run(
             data_path,
         )
     result = train(
-        as_dtype(data["X_train"]), data["y_train"], as_dtype(data["X_val"]), data["y_val"],
+        as_dtype(X_train), y_train, as_dtype(data["X_val"]), data["y_val"],
         lam=lam, eta=eta, n_batch=n_batch, n_epochs=n_epochs, seed=seed,
         diverge_factor=diverge_factor, threads=threads, backend=backend, pixels=pixels,
         flip=flip, shift=shift, schedule=schedule, average_last=average_last,

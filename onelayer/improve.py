@@ -13,7 +13,7 @@ from pathlib import Path
 
 import pandas as pd
 
-from onelayer.atomic import atomic_path
+from onelayer.atomic import atomic_path, write_json
 
 GRID_KEYS = {"lam": "lam", "eta": "eta", "nbatch": "n_batch"}  # Paramspace column -> train key
 GRID_COLUMNS = ["point", "lam", "eta", "n_batch", "status", "val_accuracy", "test_accuracy",
@@ -53,3 +53,26 @@ def grid_table(metrics_paths: list, out_csv) -> pd.DataFrame:
     with atomic_path(out_csv) as tmp:
         table.to_csv(tmp, index=False)
     return table
+
+
+def best_point(grid_csv) -> dict:
+    """The grid point with the highest validation accuracy (the first in the table's order on
+    a tie), chosen on validation only: the test accuracy is not read."""
+    table = pd.read_csv(grid_csv)
+    ok = table[table["status"] == "ok"]
+    if ok.empty:
+        raise ValueError(f"{grid_csv}: no grid point trained without diverging")
+    row = ok.loc[ok["val_accuracy"].idxmax()]
+    return {"point": row["point"], "lam": float(row["lam"]), "eta": float(row["eta"]),
+            "n_batch": int(row["n_batch"]), "val_accuracy": float(row["val_accuracy"])}  # fmt: skip
+
+
+def best_summary(choice: dict, train: dict, retrained_metrics, out_json) -> dict:
+    """results/improve/best.json: the chosen settings, their validation accuracy (from the
+    grid) and the test accuracy of the retrain on training + validation data (%)."""
+    m = json.loads(Path(retrained_metrics).read_text())
+    out = {**{k: v for k, v in train.items() if k != "threads"}, **choice,
+           "test_accuracy": m["test_accuracy"], "train_images": m["train_images"],
+           "status": m["status"]}  # fmt: skip
+    write_json(out_json, out)
+    return out

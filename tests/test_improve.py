@@ -37,8 +37,22 @@ def test_every_point_trains_in_its_folder_and_the_table_lists_them(tmp_path, tin
         assert (m["lam"], m["eta"], m["n_batch"]) == (float(r["lam"]), float(r["eta"]), 20)
         assert m["flip"] == 0.5 and m["n_epochs"] == 2 and m["status"] == "ok"
         assert float(r["val_accuracy"]) == pytest.approx(100 * m["final_val_accuracy"])
-    # the grid trained on all five batches but the 100 held out: 900 images, 45 batches of 20
-    assert (wd / "data" / "processed" / "cifar10_all.npz").exists()
+    # the grid trained on all five batches but the 100 held out: 900 images
+    assert {json.loads((wd / "results/improve/grid" / p / "metrics.json").read_text())[
+        "train_images"] for p in POINTS} == {900}  # fmt: skip
+    # chosen on validation only (the first best in the table), retrained with the 100 added
+    best = json.loads((wd / "results" / "improve" / "best.json").read_text())
+    top = max(float(r["val_accuracy"]) for r in rows)
+    first_top = next(r for r in rows if float(r["val_accuracy"]) == top)
+    assert best["point"] == first_top["point"] and best["val_accuracy"] == top
+    assert (best["lam"], best["eta"], best["n_batch"]) == (
+        float(first_top["lam"]),
+        float(first_top["eta"]),
+        20,
+    )
+    retrain = json.loads((wd / "results/improve/best/metrics.json").read_text())
+    assert retrain["train_on_val"] and retrain["train_images"] == best["train_images"] == 1000
+    assert best["test_accuracy"] == retrain["test_accuracy"] and best["flip"] == 0.5
     assert not (wd / "results" / "summary.csv").exists()  # the report's runs are another target
 
 

@@ -56,11 +56,16 @@ DATA_ALL = "data/processed/cifar10_all.npz"
 GRID = Paramspace(grid_frame(config["experiments"]["grid"]), filename_params="*")
 
 
-def grid_point(wildcards):
-    """experiment.run's settings of a grid point: config's train keys, then the experiments'
-    own, then the point's lam, eta and n_batch."""
+def experiment_train():
+    """The training keys of the experiments: config's train section, then the experiments'."""
     train = {**config["train"], **config["experiments"]["train"]}
-    return point_settings(GRID.instance(wildcards), train)
+    return {k: v for k, v in train.items() if k != "threads"}
+
+
+def grid_point(wildcards):
+    """experiment.run's settings of a grid point: experiment_train() with the point's lam, eta
+    and n_batch."""
+    return point_settings(GRID.instance(wildcards), experiment_train())
 
 
 def run_dirs():

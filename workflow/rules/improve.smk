@@ -48,6 +48,50 @@ rule improve_grid_table:
         "../scripts/grid_table.py"
 
 
+# The grid's best point on validation, retrained on training + validation data, tested once.
+rule improve_best_train:
+    input:
+        data=DATA_ALL,
+        grid=rules.improve_grid_table.output.csv,
+    output:
+        history="results/improve/best/history.csv",
+        model="results/improve/best/model.npz",
+        metrics="results/improve/best/metrics.json",
+    log:
+        "logs/improve/best_train.log",
+    benchmark:
+        "logs/benchmarks/improve/best_train.tsv"
+    conda:
+        "../envs/onelayer.yaml"
+    threads: config["train"]["threads"]
+    params:
+        train=lambda wc: experiment_train(),
+    script:
+        "../scripts/train_best.py"
+
+
+rule improve_best:
+    input:
+        grid=rules.improve_grid_table.output.csv,
+        metrics=rules.improve_best_train.output.metrics,
+    output:
+        json=report(
+            "results/improve/best.json",
+            caption="../report/best.rst",
+            category="Improvements",
+            labels={"table": "best setting"},
+        ),
+    log:
+        "logs/improve/best.log",
+    conda:
+        "../envs/onelayer.yaml"
+    params:
+        train=lambda wc: experiment_train(),
+    script:
+        "../scripts/best_summary.py"
+
+
 rule improve:
     input:
         rules.improve_grid_table.output.csv,
+        rules.improve_best.output.json,
