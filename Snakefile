@@ -9,6 +9,7 @@
 # data/processed/cifar10_all.npz             on request: all five batches, experiments.val_size held out
 # results/improve/grid/lam~{lam}_eta~{eta}_nbatch~{n}/  `snakemake improve`: one run per grid point
 # results/improve/grid.csv                   one row per point: validation and test accuracy
+# results/improve/best/, best.json           the best point on validation, retrained on train + val
 # results/gradcheck/gradcheck.{csv,md}       analytic gradients vs PyTorch and finite differences
 # results/lam{lam}_eta{eta}/history.csv      per epoch: train/val loss, cost, accuracy
 # results/lam{lam}_eta{eta}/model.npz        W, b
