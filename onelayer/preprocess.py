@@ -145,14 +145,12 @@ def load_processed(path) -> dict:
     about a second saved per job on the five-batch set). Compressed members are read as usual.
     """
     path = str(path)
-    with np.load(path, allow_pickle=False) as f:
-        names = f.files
     out = {}
     with zipfile.ZipFile(path) as zf, open(path, "rb") as raw:
         for info in zf.infolist():
-            name = info.filename.removesuffix(".npy")
-            if name not in names:
+            if not info.filename.endswith(".npy"):  # as np.load: the arrays are the .npy members
                 continue
+            name = info.filename.removesuffix(".npy")
             mapped = (
                 _map_member(path, raw, info) if info.compress_type == zipfile.ZIP_STORED else None
             )

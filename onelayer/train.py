@@ -96,12 +96,12 @@ class NumpyBackend:
     features are mapped from the flipped or moved bytes, as the native kernels read them).
     """
 
-    def __init__(self, X_train, y_train, X_val, y_val, W0, b0, lam, eta, n_batch, K_pad,
-                 pixels=None, mirrors=False):  # fmt: skip
+    def __init__(self, X_train, y_train, X_val, y_val, W0, b0, lam, n_batch, K_pad, pixels=None,
+                 mirrors=False):  # fmt: skip
         self.K = W0.shape[0]
         self.W, self.b = pad_classes(W0, b0, max(self.K, K_pad))
         self.sets = {"train": (X_train, y_train), "val": (X_val, y_val)}
-        self.y_train, self.lam, self.eta, self.n_batch = y_train, lam, eta, n_batch
+        self.y_train, self.lam, self.n_batch = y_train, lam, n_batch
         # Images are rows of X^T (C-contiguous for column-major X): a batch is a gather of rows.
         # With mirrors, rows n .. 2n - 1 are the features of the flipped images.
         self.pixels = pixels
@@ -157,13 +157,13 @@ class NativeBackend:
     quarter of the memory traffic of float32 features, an eighth of float64.
     """
 
-    def __init__(self, X_train, y_train, X_val, y_val, W0, b0, lam, eta, n_batch, K_pad,
-                 pixels=None, variant=None, mirrors=False):  # fmt: skip
+    def __init__(self, X_train, y_train, X_val, y_val, W0, b0, lam, n_batch, K_pad, pixels=None,
+                 variant=None, mirrors=False):  # fmt: skip
         from onelayer import native
 
         self.variant = variant or native.default_variant()
         self.kernels = native.kernels(self.variant)  # refused here if not built or not runnable
-        self.native, self.lam, self.eta, self.n_batch = native, lam, eta, n_batch
+        self.native, self.lam, self.n_batch = native, lam, n_batch
         self.W, self.b = np.ascontiguousarray(W0), np.ascontiguousarray(b0[:, 0])
         labels = lambda y: np.ascontiguousarray(y, dtype=np.int64)  # noqa: E731
         if pixels is None:
@@ -237,8 +237,8 @@ def train(
     The arithmetic runs in the dtype of ``X_train`` (float32 or float64) on one thread per
     step: ``backend`` "native" runs the loop in C (``onelayer.native``; ``variant`` picks one of
     its builds, by default the best this CPU runs), "numpy" in Python with BLAS pinned to one
-    thread, "auto" native where it was built, else numpy (``resolve_backend``). The two do the same maths in a different order, so their numbers
-    agree to rounding, not bit for bit. With ``threads >= 2`` the evaluation after epoch e (of a
+    thread, "auto" native where it was built, else numpy (``resolve_backend``). The two do the
+    same maths in a different order, so their numbers agree to rounding, not bit for bit. With ``threads >= 2`` the evaluation after epoch e (of a
     copy of W, on train and validation) runs on a second thread while epoch e + 1 trains: the
     same operations on the same numbers, so the results do not depend on ``threads``.
 
@@ -284,13 +284,13 @@ def train(
             log.info("the native kernels read the raw pixels: a byte per feature")
     W0, b0 = model.init_params(K, d, seed, dtype=X_train.dtype)
     if backend == "native":
-        loop = NativeBackend(X_train, y_train, X_val, y_val, W0, b0, lam, eta, n_batch, K_pad,
-                             pixels, variant, mirrors=flip > 0)  # fmt: skip
+        loop = NativeBackend(X_train, y_train, X_val, y_val, W0, b0, lam, n_batch, K_pad, pixels,
+                             variant, mirrors=flip > 0)  # fmt: skip
         built = dict(native_variant=loop.kernels.variant, native_fma=bool(loop.kernels.fma))
         log.info("native kernels: %s (FMA: %s)", built["native_variant"], built["native_fma"])
     else:
-        loop = NumpyBackend(X_train, y_train, X_val, y_val, W0, b0, lam, eta, n_batch, K_pad,
-                            pixels, mirrors=flip > 0)  # fmt: skip
+        loop = NumpyBackend(X_train, y_train, X_val, y_val, W0, b0, lam, n_batch, K_pad, pixels,
+                            mirrors=flip > 0)  # fmt: skip
         built = {}
     if eval_train_subset:
         sample = np.random.default_rng([seed, 3]).choice(n, eval_train_subset, replace=False)

@@ -64,12 +64,8 @@
 #define VARIANT_REGS 32
 #elif defined(__AVX2__) /* 16 ymm registers: 2 images x 5 classes, + W and two x */
 #define PVB 32
-#ifndef SCORE_KB
 #define SCORE_KB 5
-#endif
-#ifndef GRAD_KB
 #define GRAD_KB 5
-#endif
 #define VARIANT_REGS 16
 #elif defined(__ARM_NEON) /* 32 q registers: 2 images x 10 classes of 16 bytes */
 #define PVB 16
@@ -78,12 +74,8 @@
 #define VARIANT_REGS 32
 #else /* SSE and anything else: 16 registers of 16 bytes */
 #define PVB 16
-#ifndef SCORE_KB
 #define SCORE_KB 5
-#endif
-#ifndef GRAD_KB
 #define GRAD_KB 10 /* 4% faster than 5 here: fewer passes over the batch */
-#endif
 #define VARIANT_REGS 16
 #endif
 #define NP (64 / PVB) /* physical vectors per logical vector */
@@ -92,7 +84,7 @@
  * load of W into each of the two FMAs, and the loop runs out of load slots (15% slower here). */
 #if defined(__GNUC__) && defined(__AVX512F__) /* a 64-byte vector fits one register */
 #define IN_REGISTER(v) __asm__("" : "+v"(v))
-#elif defined(__GNUC__) && defined(__AVX2__) && !defined(NO_INREG)
+#elif defined(__GNUC__) && defined(__AVX2__)
 #define IN_REGISTER(v) __asm__("" : "+x"(v))
 #else
 #define IN_REGISTER(v) (void)0
