@@ -140,31 +140,9 @@ def cpu_name() -> str:
 
 
 def fma_peak(variant: str, cores: int, repeats: int = 5) -> float:
-    """The float32 FLOP/s of ``cores`` cores at once with the build's vectors: one FMA loop per
-    core on as many threads (the kernels release the GIL), summed; median of ``repeats``. Two
-    busy cores each run slower than one alone (shared power and frequency), so this, not twice
-    one core's rate, is the limit of a row that uses two."""
-    import threading
-
-    k = native.kernels(variant)
-    iterations = 1 << 16
-    while k.fma_peak(iterations)[1] < 0.2:
-        iterations *= 2
-    rates = []
-    for _ in range(repeats):
-        out = [0.0] * cores
-
-        def one(i):
-            flop, seconds, _ = k.fma_peak(iterations)
-            out[i] = flop / seconds
-
-        threads = [threading.Thread(target=one, args=(i,)) for i in range(cores)]
-        for t in threads:
-            t.start()
-        for t in threads:
-            t.join()
-        rates.append(sum(out))
-    return statistics.median(rates)
+    """native.fma_peak on ``cores`` cores at once, median of ``repeats``: the limit of a row
+    that uses that many cores (not the one-core rate times the cores)."""
+    return statistics.median(native.fma_peak(variant, 0.2, cores) for _ in range(repeats))
 
 
 def _one_run(args):

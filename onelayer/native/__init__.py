@@ -251,12 +251,25 @@ def loss_and_accuracy(W, b, XT, y, affine=None, variant=None) -> tuple[float, fl
     return float(out[0] / pb.n), float(out[1] / pb.n)
 
 
-def fma_peak(variant: str | None = None, seconds: float = 0.3) -> float:
-    """The float32 FLOP/s this core reaches with the variant's vectors (12 FMA chains)."""
+def fma_peak(variant: str | None = None, seconds: float = 0.3, cores: int = 1) -> float:
+    """The float32 FLOP/s of ``cores`` cores at once with the variant's vectors: 12 FMA chains
+    for about ``seconds`` on each of ``cores`` threads (the kernels release the GIL), summed.
+    Two busy cores may each run slower than one alone (shared power and frequency)."""
+    import threading
+
     k = kernels(variant)
     iterations = 1 << 16
-    while True:
-        flop, took, _ = k.fma_peak(iterations)
-        if took >= seconds:
-            return flop / took
+    while k.fma_peak(iterations)[1] < seconds:
         iterations *= 2
+    rates = [0.0] * cores
+
+    def one(i):
+        flop, took, _ = k.fma_peak(iterations)
+        rates[i] = flop / took
+
+    threads = [threading.Thread(target=one, args=(i,)) for i in range(cores)]
+    for t in threads:
+        t.start()
+    for t in threads:
+        t.join()
+    return sum(rates)
