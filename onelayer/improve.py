@@ -1,4 +1,5 @@
-"""The experiments beyond the report (the handout's bonus 2.1): the grid's points and its table.
+"""The experiments beyond the report (the handout's bonus 2.1): the grid's points and its table,
+the best point, and the ablation's rows and table.
 
 A grid point is a (lam, eta, n_batch) triple trained with the experiments' other training keys
 on all five batches (data/processed/cifar10_all.npz); its run folder is named by Snakemake's
@@ -41,11 +42,10 @@ def grid_table(metrics_paths: list, out_csv) -> pd.DataFrame:
     rows = []
     for path in metrics_paths:
         m = json.loads(Path(path).read_text())
-        val = m["final_val_accuracy"]
         rows.append({
             "point": Path(path).parent.name, "lam": m["lam"], "eta": m["eta"],
             "n_batch": m["n_batch"], "status": m["status"],
-            "val_accuracy": None if val is None or m["status"] != "ok" else round(100 * val, 4),
+            "val_accuracy": _percent(m, "final_val_accuracy"),
             "test_accuracy": m["test_accuracy"], "final_train_loss": m["final_train_loss"],
             "final_val_loss": m["final_val_loss"], "train_seconds": m["train_seconds"],
         })  # fmt: skip
@@ -67,12 +67,68 @@ def best_point(grid_csv) -> dict:
             "n_batch": int(row["n_batch"]), "val_accuracy": float(row["val_accuracy"])}  # fmt: skip
 
 
-def best_summary(choice: dict, train: dict, retrained_metrics, out_json) -> dict:
+def best_summary(choice: dict, train: dict, retrained_metrics, out_json,
+                 references: dict | None = None) -> dict:  # fmt: skip
     """results/improve/best.json: the chosen settings, their validation accuracy (from the
-    grid) and the test accuracy of the retrain on training + validation data (%)."""
+    grid) and the test accuracy of the retrain on training + validation data (%), with the
+    ``references`` to set it beside (the report's best, the best published)."""
     m = json.loads(Path(retrained_metrics).read_text())
     out = {**{k: v for k, v in train.items() if k != "threads"}, **choice,
            "test_accuracy": m["test_accuracy"], "train_images": m["train_images"],
-           "status": m["status"]}  # fmt: skip
+           "status": m["status"], **(references or {})}  # fmt: skip
     write_json(out_json, out)
     return out
+
+
+# The ablation: the report's setting, each improvement added to it alone, then all of them.
+ABLATION_COLUMNS = ["step", "data", "train_images", "lam", "eta", "n_batch", "n_epochs", "flip",
+                    "shift", "schedule", "average_last", "status", "val_accuracy",
+                    "test_accuracy", "test_gain"]  # fmt: skip
+
+
+def ablation_steps(ablation: dict) -> list[str]:
+    """The ablation's rows in order: base, each step of the config, then all."""
+    return ["base", *ablation["steps"], "all"]
+
+
+def ablation_settings(ablation: dict, step: str, train: dict) -> tuple[str, dict]:
+    """(data set, experiment.run's keyword arguments) of one ablation row: the train section,
+    then the base, then the step's keys (for "all": every step's, in config order)."""
+    steps = ablation["steps"]
+    if step == "base":
+        over = {}
+    elif step == "all":
+        over = {k: v for s in steps.values() for k, v in s.items()}
+    elif step in steps:
+        over = steps[step]
+    else:
+        raise ValueError(f"no ablation step {step!r}: the steps are {ablation_steps(ablation)}")
+    settings = {**{k: v for k, v in train.items() if k != "threads"}, **ablation["base"], **over}
+    return settings.pop("data", "report"), settings
+
+
+def _percent(m: dict, key: str) -> float | None:
+    value = m[key]
+    return None if value is None or m["status"] != "ok" else round(100 * value, 4)
+
+
+def ablation_table(steps: list[str], data: list[str], metrics_paths: list, out_csv) -> pd.DataFrame:
+    """One row per ablation step (validation and test accuracy in percent); test_gain is the
+    test accuracy minus the base row's."""
+    rows = []
+    for step, kind, path in zip(steps, data, metrics_paths, strict=True):
+        m = json.loads(Path(path).read_text())
+        rows.append({
+            "step": step, "data": kind, "train_images": m["train_images"], "lam": m["lam"],
+            "eta": m["eta"], "n_batch": m["n_batch"], "n_epochs": m["n_epochs"],
+            "flip": m["flip"], "shift": m["shift"], "schedule": m["schedule"]["kind"],
+            "average_last": m["average_last"], "status": m["status"],
+            "val_accuracy": _percent(m, "final_val_accuracy"), "test_accuracy": m["test_accuracy"],
+        })  # fmt: skip
+    table = pd.DataFrame(rows, columns=ABLATION_COLUMNS)
+    base = table.loc[table["step"] == "base", "test_accuracy"]
+    if len(base) == 1 and base.notna().all():
+        table["test_gain"] = (table["test_accuracy"] - base.iloc[0]).round(4)
+    with atomic_path(out_csv) as tmp:
+        table.to_csv(tmp, index=False)
+    return table

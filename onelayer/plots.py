@@ -128,3 +128,35 @@ def accuracy_bars(summary: pd.DataFrame, path) -> None:
     ax.legend(loc="lower right")
     ax.grid(axis="y", alpha=0.3)
     save(fig, path)
+
+
+def grid_heatmap(grid: pd.DataFrame, path) -> None:
+    """Validation accuracy (%) of the grid's points: lam down, eta across, one panel per
+    n_batch; a point that diverged is marked as such, the best point is framed."""
+    batches = sorted(grid["n_batch"].unique())
+    lams, etas = sorted(grid["lam"].unique()), sorted(grid["eta"].unique())
+    ok = grid[grid["status"] == "ok"]
+    lo, hi = (ok["val_accuracy"].min(), ok["val_accuracy"].max()) if len(ok) else (0.0, 1.0)
+    best = ok.loc[ok["val_accuracy"].idxmax()] if len(ok) else None
+    fig, axes = plt.subplots(
+        1, len(batches), figsize=(1.2 + 0.9 * len(etas) * len(batches), 1.4 + 0.5 * len(lams)),
+        squeeze=False, constrained_layout=True,
+    )  # fmt: skip
+    for ax, n_batch in zip(axes[0], batches):
+        cells = np.full((len(lams), len(etas)), np.nan)
+        for _, row in grid[grid["n_batch"] == n_batch].iterrows():
+            i, j = lams.index(row["lam"]), etas.index(row["eta"])
+            cells[i, j] = row["val_accuracy"] if row["status"] == "ok" else np.nan
+            text = f"{row['val_accuracy']:.1f}" if row["status"] == "ok" else "diverged"
+            ax.text(j, i, text, ha="center", va="center", fontsize=8)
+        image = ax.imshow(cells, cmap="viridis", vmin=lo, vmax=max(hi, lo + 1e-9), aspect="auto")
+        if best is not None and best["n_batch"] == n_batch:
+            i, j = lams.index(best["lam"]), etas.index(best["eta"])
+            ax.add_patch(plt.Rectangle((j - 0.5, i - 0.5), 1, 1, fill=False, lw=2.5, ec="red"))
+        ax.set_xticks(range(len(etas)), [f"{e:g}" for e in etas])
+        ax.set_yticks(range(len(lams)), [f"{v:g}" for v in lams])
+        ax.set_xlabel("η")
+        ax.set_ylabel("λ")
+        ax.set_title(f"n_batch = {n_batch}")
+    fig.colorbar(image, ax=axes[0].tolist(), label="validation accuracy (%)")
+    save(fig, path)

@@ -1,14 +1,17 @@
 """results/report.md: the seed report's structure regenerated from this pipeline's results.
 
 Sections follow the report: implementation (the gradient check), loss and cost curves per run,
-learned weights per run, the test accuracies beside the report's, and the configuration used.
+learned weights per run, the test accuracies beside the report's, the experiments beyond the
+report when they were run (config ``improvements``), and the configuration used.
 Paths are relative to results/ so the page renders on a repository host.
 """
 
 from __future__ import annotations
 
+import json
 from pathlib import Path
 
+import pandas as pd
 import yaml
 
 from onelayer.atomic import write_text
@@ -19,9 +22,56 @@ def _md_title(run: dict) -> str:
     return run_title(run["lam"], run["eta"], run.get("diverged_epoch"))
 
 
+def _table(frame: pd.DataFrame) -> list[str]:
+    cells = frame.astype(object).where(frame.notna(), "")
+    rows = [list(frame.columns), ["---"] * len(frame.columns), *cells.values.tolist()]
+    return ["| " + " | ".join(str(c) for c in row) + " |" for row in rows]
+
+
+def improvements_markdown(best: dict, ablation: pd.DataFrame, grid: pd.DataFrame) -> list[str]:
+    """Section 5: the best setting chosen on validation beside the report's and the best
+    published test accuracy, the ablation, the grid (its best points) and the figures."""
+    ref, pub = best.get("report_test_accuracy"), best.get("published_best_test_accuracy")
+    beside = ", ".join(f"{what} {v:.2f} %" for what, v in
+                       (("the report's best", ref), ("the best published", pub)) if v is not None)  # fmt: skip
+    test = best["test_accuracy"]
+    settings = ", ".join(f"{k} = {best[k]:g}" for k in ("lam", "eta", "n_batch"))
+    top = grid.sort_values("val_accuracy", ascending=False, kind="stable").head(5)
+    return [
+        "## 5 Beyond the report: the handout's improvements",
+        "",
+        f"**Best setting, chosen on validation ({settings}): test accuracy "
+        f"{'diverged' if test is None else f'{test:.2f} %'}** ({beside}). "
+        f"Validation accuracy in the grid {best['val_accuracy']:.2f} %; retrained on "
+        f"{best['train_images']} images (training + validation) and tested once "
+        "([best.json](improve/best.json)).",
+        "",
+        "### Ablation: the report's best setting, each improvement alone, all together",
+        "",
+        *_table(ablation[["step", "data", "train_images", "val_accuracy", "test_accuracy",
+                          "test_gain"]]),  # fmt: skip
+        "",
+        f"### Grid: {len(grid)} points, the five best on validation "
+        "([grid.csv](improve/grid.csv))",
+        "",
+        *_table(top[["point", "val_accuracy", "test_accuracy", "train_seconds"]]),
+        "",
+        "![grid heatmap](improve/grid_heatmap.png)",
+        "",
+        "![best curves](improve/best/curves.png)",
+        "",
+        "![best weights](improve/best/weights.png)",
+        "",
+        "*The grid's validation accuracy; the chosen point's curves (validation held out) and "
+        "the weights of its retrain.*",
+        "",
+    ]
+
+
 def report_markdown(
-    runs: list[dict], summary_md: str, gradcheck_md: str | None, config: dict
-) -> str:
+    runs: list[dict], summary_md: str, gradcheck_md: str | None, config: dict,
+    improve: dict | None = None,
+) -> str:  # fmt: skip
     parts = [
         "# DD2424 Assignment 1, reproduced",
         "",
@@ -55,7 +105,11 @@ def report_markdown(
         "Across runs: [all curves](figures/overview_curves.png), "
         "[all weights](figures/overview_weights.png).",
         "",
-        "## 5 Configuration",
+    ]
+    if improve is not None:
+        parts += improvements_markdown(**improve)
+    parts += [
+        f"## {6 if improve is not None else 5} Configuration",
         "",
         "```yaml",
         yaml.safe_dump(config, sort_keys=False).strip(),
@@ -65,6 +119,14 @@ def report_markdown(
     return "\n".join(parts)
 
 
-def write_report(runs: list[dict], summary_md_path, gradcheck_md_path, config: dict, out) -> None:
+def write_report(runs: list[dict], summary_md_path, gradcheck_md_path, config: dict, out,
+                 improve_paths: dict | None = None) -> None:  # fmt: skip
+    """``improve_paths``: best.json, ablation.csv and grid.csv of the experiments, or None."""
     gradcheck = Path(gradcheck_md_path).read_text() if gradcheck_md_path else None
-    write_text(out, report_markdown(runs, Path(summary_md_path).read_text(), gradcheck, config))
+    improve = None
+    if improve_paths:
+        improve = {"best": json.loads(Path(improve_paths["best"]).read_text()),
+                   "ablation": pd.read_csv(improve_paths["ablation"]),
+                   "grid": pd.read_csv(improve_paths["grid"])}  # fmt: skip
+    text = report_markdown(runs, Path(summary_md_path).read_text(), gradcheck, config, improve)
+    write_text(out, text)

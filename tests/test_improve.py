@@ -16,9 +16,17 @@ GRID = {"lam": [0.0, 0.01], "eta": [0.01, 0.05], "n_batch": [20]}
 POINTS = [f"lam~{lam}_eta~{eta}_nbatch~20" for lam in (0.0, 0.01) for eta in (0.01, 0.05)]
 
 
+# over config.yaml's ablation (Snakemake merges a --configfile key by key): 2 epochs, the
+# default steps (all_data, flip, decay, shift, average) and one more
+ABLATION = {"base": {"lam": 0.1, "eta": 0.01, "n_epochs": 2},
+            "steps": {"all_data": {"eval_train_subset": 200}, "average": {"average_last": 2},
+                      "lower_lam": {"lam": 0.01}}}  # fmt: skip
+STEPS = ["base", "all_data", "flip", "decay", "shift", "average", "lower_lam", "all"]
+
+
 def grid_config(url, md5, grid=GRID):
     cfg = tiny_config(url, md5)
-    cfg["experiments"] = {"val_size": 100, "grid": grid,
+    cfg["experiments"] = {"val_size": 100, "grid": grid, "ablation": ABLATION,
                           "train": {"n_epochs": 2, "flip": 0.5, "eval_train_subset": 200}}  # fmt: skip
     return cfg
 
@@ -54,6 +62,59 @@ def test_every_point_trains_in_its_folder_and_the_table_lists_them(tmp_path, tin
     assert retrain["train_on_val"] and retrain["train_images"] == best["train_images"] == 1000
     assert best["test_accuracy"] == retrain["test_accuracy"] and best["flip"] == 0.5
     assert not (wd / "results" / "summary.csv").exists()  # the report's runs are another target
+    report_best = max(r["test_accuracy"] for r in tiny_config(url, md5)["reference"])
+    assert best["report_test_accuracy"] == report_best
+    assert best["published_best_test_accuracy"] == 42.32
+
+    # the ablation: base, each step alone over it, then all steps together
+    with open(wd / "results" / "improve" / "ablation.csv") as f:
+        ablation = list(csv.DictReader(f))
+    steps = [r["step"] for r in ablation]  # the steps in the merged config's order
+    assert steps[0] == "base" and steps[-1] == "all" and sorted(steps) == sorted(STEPS)
+    runs = {s: json.loads((wd / f"results/improve/ablation/{s}/metrics.json").read_text())
+            for s in STEPS}  # fmt: skip
+    base = runs["base"]
+    assert (base["lam"], base["eta"], base["flip"], base["shift"], base["average_last"]) == (
+        0.1, 0.01, 0, 0, 0)  # fmt: skip
+    assert base["train_images"] == 200 and base["schedule"] == {"kind": "constant"}  # data_batch_1
+    changed = {s: {k for k in ("lam", "flip", "shift", "average_last", "schedule", "train_images")
+                   if runs[s][k] != base[k]} for s in STEPS}  # fmt: skip
+    assert changed == {"base": set(), "all_data": {"train_images"}, "flip": {"flip"},
+                       "decay": {"schedule"}, "shift": {"shift"}, "average": {"average_last"},
+                       "lower_lam": {"lam"}, "all": {"lam", "flip", "shift", "average_last",
+                                                     "schedule", "train_images"}}  # fmt: skip
+    assert runs["all"]["train_images"] == 900 and runs["all"]["schedule"]["kind"] == "cosine"
+    for r in ablation:
+        m = runs[r["step"]]
+        assert float(r["test_accuracy"]) == m["test_accuracy"]
+        assert float(r["val_accuracy"]) == pytest.approx(100 * m["final_val_accuracy"])
+        assert float(r["test_gain"]) == pytest.approx(m["test_accuracy"] - base["test_accuracy"])
+    for png in ("grid_heatmap.png", "best/curves.png", "best/weights.png"):
+        assert (wd / "results" / "improve" / png).read_bytes()[:8] == b"\x89PNG\r\n\x1a\n"
+
+
+def test_improvements_true_puts_them_in_the_default_target_and_the_report(tmp_path, tiny_archive):
+    url, md5, _ = tiny_archive
+    wd = copy_workflow(tmp_path / "wf")
+    config = str(write_config(wd, grid_config(url, md5)))
+    plain = snakemake(wd, "-n", "--cores", "2", "--configfile", config).out
+    assert "improve_grid_point" not in plain and "improve_ablation_run" not in plain
+    snakemake(wd, "--cores", "2", "--configfile", config, "--config", "improvements=true")
+    report = (wd / "results" / "report.md").read_text()
+    best = json.loads((wd / "results" / "improve" / "best.json").read_text())
+    assert "## 5 Beyond the report" in report and "## 6 Configuration" in report
+    assert f"test accuracy {best['test_accuracy']:.2f} %** (the report's best " in report
+    assert f"the report's best {best['report_test_accuracy']:.2f} %, " in report
+    assert "the best published 42.32 %" in report
+    for step in STEPS:
+        assert f"| {step} | " in report
+    assert "(improve/grid_heatmap.png)" in report and "(improve/best/weights.png)" in report
+    # the same again: nothing to do; without the key, the report's section goes again
+    again = snakemake(wd, "-n", "--cores", "2", "--configfile", config, "--config",
+                      "improvements=true").out  # fmt: skip
+    assert "Nothing to be done" in again, again[-2000:]
+    snakemake(wd, "--cores", "2", "--configfile", config)
+    assert "Beyond the report" not in (wd / "results" / "report.md").read_text()
 
 
 def test_a_killed_grid_reruns_only_its_missing_points(tmp_path, tiny_archive):

@@ -10,7 +10,7 @@ from snakemake.utils import validate
 sys.path.insert(0, workflow.basedir)  # the onelayer package of this checkout, installed or not
 from onelayer.cifar10 import FOLDER, MEMBERS
 from onelayer.errors import RunNameError
-from onelayer.improve import grid_frame, point_settings
+from onelayer.improve import ablation_settings, ablation_steps, grid_frame, point_settings
 from onelayer.naming import parse_run, run_name
 from snakemake.utils import Paramspace
 
@@ -32,6 +32,11 @@ _numbers((config.get("gradcheck") or {}).get("cases"), ["lam"])
 _numbers([config.get("gradcheck")], ["h", "abs_tol", "rel_tol", "fd_abs_tol", "fd_rel_tol"])
 _numbers([config.get("train")], ["diverge_factor", "flip"])
 _numbers([(config.get("train") or {}).get("schedule")], ["factor", "eta_min"])
+# --config improvements=true arrives as the string "true"
+if str(config.get("improvements")).lower() in ("true", "false"):
+    config["improvements"] = str(config["improvements"]).lower() == "true"
+_ablation = (config.get("experiments") or {}).get("ablation") or {}
+_numbers([_ablation.get("base"), *(_ablation.get("steps") or {}).values()], ["lam", "eta", "flip"])
 
 validate(config, schema="../schemas/config.schema.yaml")
 
@@ -68,6 +73,42 @@ def grid_point(wildcards):
     return point_settings(GRID.instance(wildcards), experiment_train())
 
 
+ABLATION = config["experiments"]["ablation"]
+ABLATION_STEPS = ablation_steps(ABLATION)
+
+
+def ablation_point(wildcards):
+    """(data file, experiment.run's settings) of an ablation row, e.g. results/improve/ablation/flip/."""
+    kind, settings = ablation_settings(ABLATION, wildcards.step, config["train"])
+    return {"report": DATA, "all": DATA_ALL}[kind], settings
+
+
+def improve_targets():
+    """What `snakemake improve` makes: the grid, the ablation, the best setting, the figures."""
+    return [
+        "results/improve/grid.csv",
+        "results/improve/ablation.csv",
+        "results/improve/best.json",
+        "results/improve/grid_heatmap.png",
+        "results/improve/best/curves.png",
+        "results/improve/best/weights.png",
+    ]
+
+
+def improve_report_inputs():
+    """The experiments' files results/report.md reads, by name."""
+    return {
+        "best": "results/improve/best.json",
+        "ablation": "results/improve/ablation.csv",
+        "grid": "results/improve/grid.csv",
+    }
+
+
+def report_best():
+    """The best test accuracy (%) the seed report published (config reference)."""
+    return max((r["test_accuracy"] for r in config["reference"]), default=None)
+
+
 def run_dirs():
     """The run folder of every (lam, eta) pair in config, in config order."""
     return [f"results/{run_name(r['lam'], r['eta'])}" for r in config["runs"]]
@@ -88,4 +129,5 @@ def all_targets():
         "results/report.md",
         *rules.overview_figures.output,
         *[f"{d}/{f}.png" for d in run_dirs() for f in ("curves", "weights")],
+        *(improve_targets() if config["improvements"] else []),
     ]

@@ -86,11 +86,13 @@ rule overview_figures:
 
 rule report_md:
     input:
+        **(improve_report_inputs() if config["improvements"] else {}),
         metrics=[f"{d}/metrics.json" for d in run_dirs()],
         figures=[f"{d}/{f}.png" for d in run_dirs() for f in ("curves", "weights")],
         overview=rules.overview_figures.output,
         summary=rules.summary.output.md,
         gradcheck=rules.gradcheck.output.md,
+        improve=improve_targets() if config["improvements"] else [],
     output:
         report="results/report.md",
     log:

@@ -10,5 +10,9 @@ run_logged(
         snakemake.params.train,
         snakemake.input.metrics,
         snakemake.output.json,
+        references={
+            "report_test_accuracy": snakemake.params.report_best,
+            "published_best_test_accuracy": snakemake.params.published_best,
+        },
     ),
 )

@@ -6,6 +6,8 @@ from onelayer.logs import run_logged
 from onelayer.report import write_report
 from onelayer.runs import load_run
 
+IMPROVE = ("best", "ablation", "grid")  # inputs with config improvements: true
+
 run_logged(
     snakemake.log[0],
     lambda: write_report(
@@ -14,5 +16,6 @@ run_logged(
         snakemake.input.gradcheck,
         snakemake.config,
         snakemake.output.report,
+        {k: snakemake.input[k] for k in IMPROVE} if "best" in snakemake.input.keys() else None,
     ),
 )
