@@ -40,6 +40,17 @@ include: "workflow/rules/report.smk"
 include: "workflow/rules/improve.smk"
 
 
+# Jobs of a second or less, and the download (a cluster node may have no internet), run where
+# Snakemake runs, not as cluster jobs.
+localrules:
+    download_cifar10,
+    summary,
+    report_md,
+    improve_grid_table,
+    improve_ablation_table,
+    improve_best,
+
+
 rule all:
     default_target: True
     input:

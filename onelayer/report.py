@@ -54,7 +54,7 @@ def improvements_markdown(best: dict, ablation: pd.DataFrame, grid: pd.DataFrame
         f"### Grid: {len(grid)} points, the five best on validation "
         "([grid.csv](improve/grid.csv))",
         "",
-        *_table(top[["point", "val_accuracy", "test_accuracy", "train_seconds"]]),
+        *_table(top[["point", "status", "val_accuracy", "test_accuracy"]]),
         "",
         "![grid heatmap](improve/grid_heatmap.png)",
         "",

@@ -53,6 +53,23 @@ wildcard_constraints:
     eta=r"[^/_]+",
 
 
+# Memory and time of each job, for cluster schedulers. mem_mb is 1.5 x the max_rss that
+# logs/benchmarks/ recorded on the full CIFAR-10 (README, "Run on a cluster"); runtime
+# (minutes) is a generous bound for a slow node with the numpy backend.
+RESOURCES = {
+    "extract_cifar10": dict(mem_mb=100, runtime=10),
+    "preprocess": dict(mem_mb=2300, runtime=15),
+    "preprocess_all": dict(mem_mb=5500, runtime=20),
+    "gradcheck": dict(mem_mb=400, runtime=15),
+    "train": dict(mem_mb=700, runtime=15),
+    "plot_run": dict(mem_mb=200, runtime=10),
+    "overview_figures": dict(mem_mb=200, runtime=10),
+    "improve_grid_point": dict(mem_mb=1000, runtime=30),
+    "improve_ablation_run": dict(mem_mb=1000, runtime=30),
+    "improve_best_train": dict(mem_mb=2900, runtime=30),
+    "improve_figures": dict(mem_mb=300, runtime=10),
+}
+
 RAW = "data/raw"
 BATCHES = f"{RAW}/{FOLDER}"
 DATA = "data/processed/cifar10.npz"

@@ -23,6 +23,8 @@ rule extract_cifar10:
         "logs/benchmarks/extract_cifar10.tsv"
     conda:
         "../envs/onelayer.yaml"
+    resources:
+        **RESOURCES["extract_cifar10"],
     params:
         md5=config["cifar10"]["md5"],
     script:
@@ -43,6 +45,8 @@ rule preprocess:
         "logs/benchmarks/preprocess.tsv"
     conda:
         "../envs/onelayer.yaml"
+    resources:
+        **RESOURCES["preprocess"],
     params:
         val_size=0,
     script:
@@ -65,6 +69,8 @@ rule preprocess_all:
         "logs/benchmarks/preprocess_all.tsv"
     conda:
         "../envs/onelayer.yaml"
+    resources:
+        **RESOURCES["preprocess_all"],
     params:
         val_size=config["experiments"]["val_size"],
     script:

@@ -14,6 +14,8 @@ rule gradcheck:
         "logs/benchmarks/gradcheck.tsv"
     conda:
         "../envs/onelayer.yaml"
+    resources:
+        **RESOURCES["gradcheck"],
     params:
         settings=config["gradcheck"],
         backend=config["train"]["backend"],

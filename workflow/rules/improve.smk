@@ -21,6 +21,8 @@ rule improve_grid_point:
     conda:
         "../envs/onelayer.yaml"
     threads: config["train"]["threads"]
+    resources:
+        **RESOURCES["improve_grid_point"],
     params:
         lam=lambda wc: grid_point(wc)["lam"],
         eta=lambda wc: grid_point(wc)["eta"],
@@ -65,6 +67,8 @@ rule improve_best_train:
     conda:
         "../envs/onelayer.yaml"
     threads: config["train"]["threads"]
+    resources:
+        **RESOURCES["improve_best_train"],
     params:
         train=lambda wc: experiment_train(),
     script:
@@ -112,6 +116,8 @@ rule improve_ablation_run:
     conda:
         "../envs/onelayer.yaml"
     threads: config["train"]["threads"]
+    resources:
+        **RESOURCES["improve_ablation_run"],
     params:
         lam=lambda wc: ablation_point(wc)[1]["lam"],
         eta=lambda wc: ablation_point(wc)[1]["eta"],
@@ -168,8 +174,12 @@ rule improve_figures:
         ),
     log:
         "logs/improve/figures.log",
+    benchmark:
+        "logs/benchmarks/improve/figures.tsv"
     conda:
         "../envs/onelayer.yaml"
+    resources:
+        **RESOURCES["improve_figures"],
     script:
         "../scripts/improve_figures.py"
 

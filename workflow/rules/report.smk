@@ -25,6 +25,8 @@ rule plot_run:
         "logs/benchmarks/plot_run/lam{lam}_eta{eta}.tsv"
     conda:
         "../envs/onelayer.yaml"
+    resources:
+        **RESOURCES["plot_run"],
     script:
         "../scripts/plot_run.py"
 
@@ -80,6 +82,8 @@ rule overview_figures:
         "logs/benchmarks/overview_figures.tsv"
     conda:
         "../envs/onelayer.yaml"
+    resources:
+        **RESOURCES["overview_figures"],
     script:
         "../scripts/overview.py"
 

@@ -14,6 +14,8 @@ rule train:
     conda:
         "../envs/onelayer.yaml"
     threads: config["train"]["threads"]
+    resources:
+        **RESOURCES["train"],
     params:
         lam=lambda wc: run_params(wc)[0],
         eta=lambda wc: run_params(wc)[1],
