@@ -1,4 +1,5 @@
-"""Data augmentation for training (the handout's bonus 2.1 (b)): horizontal flips.
+"""Data augmentation (the handout's bonus 2.1 (b)): horizontal flips in training, and the
+test-time flip average as a linear model.
 
 Images are rows (one image per row: X^T of the features, or the raw pixels), each 3 x 32 x 32
 in CIFAR's order (R, G, B planes of 32 rows of 32 pixels). A flip reverses each row of pixels.
@@ -52,3 +53,20 @@ def translate(images: np.ndarray, dx: np.ndarray, dy: np.ndarray, fill: np.ndarr
         )
         dst[at, :, rows_to, cols_to] = src[at][:, :, rows_from, cols_from]
     return out
+
+
+def flip_averaged(W: np.ndarray, b: np.ndarray, scale: np.ndarray, shift: np.ndarray):
+    """The test-time flip average as one linear model on the same features: (W', b') whose
+    scores of an image are the mean of (W, b)'s scores of the image and of its mirror image.
+
+    Features are ``scale * u + shift`` of the pixels u (``preprocess.affine_map``), so the
+    scores are ``A u + W shift + b`` with ``A = W * scale``; the mean over u and its mirror is
+    ``A' u + W shift + b`` with ``A'`` the mean of ``A`` and ``A`` flipped (a flip is its own
+    inverse). Hence ``W' = A' / scale`` and ``b' = b + (W - W') shift``. Computed in float64,
+    returned in W's and b's dtypes.
+    """
+    W64 = W.astype(np.float64)
+    A = W64 * scale
+    W_avg = 0.5 * (A + flip_horizontal(A)) / scale
+    b_avg = b.astype(np.float64) + ((W64 - W_avg) @ shift).reshape(b.shape)
+    return W_avg.astype(W.dtype), b_avg.astype(b.dtype)

@@ -16,7 +16,8 @@ import numpy as np
 from onelayer import model
 from onelayer import schedule as schedules
 from onelayer.atomic import write_json, write_npz, write_text
-from onelayer.preprocess import Pixels, load_processed, pixels_of
+from onelayer.augment import flip_averaged
+from onelayer.preprocess import Pixels, affine_map, load_processed, pixels_of
 from onelayer.train import HISTORY_COLUMNS, TrainResult, resolve_backend, train
 
 log = logging.getLogger(__name__)
@@ -75,6 +76,7 @@ def run(
     eval_train_every: int = 1,
     eval_train_subset: int = 0,
     train_on_val: bool = False,
+    flip_average: bool = False,
 ) -> dict:
     """Train one configuration on the preprocessed data and write its run folder.
 
@@ -83,7 +85,10 @@ def run(
     handout's improvements (all off by default: the report's runs); see ``train.train``.
     With ``train_on_val``, the validation images join the training set (the retrain of a
     setting chosen on validation, tested once); the history's validation columns then
-    evaluate images the run trained on.
+    evaluate images the run trained on. With ``flip_average``, the model written and tested
+    scores an image as the mean of its scores of the image and of its mirror image (still one
+    linear layer: ``augment.flip_averaged``). ``val_accuracy`` (%) is that of the model
+    written, after any averaging: what a choice on validation compares.
     """
     out_dir = Path(out_dir)
     data = load_processed(data_path)
@@ -92,7 +97,8 @@ def run(
     settings = dict(lam=lam, eta=eta, n_batch=n_batch, n_epochs=n_epochs, seed=seed, dtype=dtype,
                     backend_requested=backend, flip=flip, shift=shift, schedule=schedule,
                     average_last=average_last, eval_train_every=eval_train_every,
-                    eval_train_subset=eval_train_subset, train_on_val=train_on_val)  # fmt: skip
+                    eval_train_subset=eval_train_subset, train_on_val=train_on_val,
+                    flip_average=flip_average)  # fmt: skip
     log.info("training %s", settings)
     backend = resolve_backend(backend)
     pixels = pixels_of(data)
@@ -117,13 +123,19 @@ def run(
         flip=flip, shift=shift, schedule=schedule, average_last=average_last,
         eval_train_every=eval_train_every, eval_train_subset=eval_train_subset,
     )  # fmt: skip
-    test_acc = None
+    test_acc = val_acc = None
     if result.diverged_epoch is None:
-        test_acc = model.accuracy(
-            model.scores(result.W, result.b, as_dtype(data["X_test"])), data["y_test"]
-        )
+        if flip_average:
+            scale, shift = affine_map(data["mean"], data["std"])
+            result.W, result.b = flip_averaged(result.W, result.b, scale, shift)
+        W, b = result.W, result.b
+        accuracy = lambda X, y: model.accuracy(model.scores(W, b, as_dtype(X)), y)  # noqa: E731
+        val_acc = accuracy(data["X_val"], data["y_val"])
+        test_acc = accuracy(data["X_test"], data["y_test"])
         log.info("test accuracy %.2f %% after %.2f s of training", 100 * test_acc, result.seconds)
     out = metrics(result, test_acc, settings)
+    # the model written, after any averaging, on the validation images (%)
+    out["val_accuracy"] = None if val_acc is None else round(100 * val_acc, 4)
     write_text(out_dir / "history.csv", history_csv(result.history))
     write_npz(out_dir / "model.npz", W=result.W, b=result.b)
     write_json(out_dir / "metrics.json", out)

@@ -45,7 +45,7 @@ def grid_table(metrics_paths: list, out_csv) -> pd.DataFrame:
         rows.append({
             "point": Path(path).parent.name, "lam": m["lam"], "eta": m["eta"],
             "n_batch": m["n_batch"], "status": m["status"],
-            "val_accuracy": _percent(m, "final_val_accuracy"),
+            "val_accuracy": m["val_accuracy"],
             "test_accuracy": m["test_accuracy"], "final_train_loss": m["final_train_loss"],
             "final_val_loss": m["final_val_loss"], "train_seconds": m["train_seconds"],
         })  # fmt: skip
@@ -82,7 +82,7 @@ def best_summary(choice: dict, train: dict, retrained_metrics, out_json,
 
 # The ablation: the report's setting, each improvement added to it alone, then all of them.
 ABLATION_COLUMNS = ["step", "data", "train_images", "lam", "eta", "n_batch", "n_epochs", "flip",
-                    "shift", "schedule", "average_last", "status", "val_accuracy",
+                    "shift", "schedule", "average_last", "flip_average", "status", "val_accuracy",
                     "test_accuracy", "test_gain"]  # fmt: skip
 
 
@@ -107,11 +107,6 @@ def ablation_settings(ablation: dict, step: str, train: dict) -> tuple[str, dict
     return settings.pop("data", "report"), settings
 
 
-def _percent(m: dict, key: str) -> float | None:
-    value = m[key]
-    return None if value is None or m["status"] != "ok" else round(100 * value, 4)
-
-
 def ablation_table(steps: list[str], data: list[str], metrics_paths: list, out_csv) -> pd.DataFrame:
     """One row per ablation step (validation and test accuracy in percent); test_gain is the
     test accuracy minus the base row's."""
@@ -122,8 +117,9 @@ def ablation_table(steps: list[str], data: list[str], metrics_paths: list, out_c
             "step": step, "data": kind, "train_images": m["train_images"], "lam": m["lam"],
             "eta": m["eta"], "n_batch": m["n_batch"], "n_epochs": m["n_epochs"],
             "flip": m["flip"], "shift": m["shift"], "schedule": m["schedule"]["kind"],
-            "average_last": m["average_last"], "status": m["status"],
-            "val_accuracy": _percent(m, "final_val_accuracy"), "test_accuracy": m["test_accuracy"],
+            "average_last": m["average_last"], "flip_average": m["flip_average"],
+            "status": m["status"],
+            "val_accuracy": m["val_accuracy"], "test_accuracy": m["test_accuracy"],
         })  # fmt: skip
     table = pd.DataFrame(rows, columns=ABLATION_COLUMNS)
     base = table.loc[table["step"] == "base", "test_accuracy"]

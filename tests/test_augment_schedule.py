@@ -166,3 +166,30 @@ def test_the_training_set_evaluation_can_be_thinned(backend):
     assert sub.history[-1]["train_loss"] != full.history[-1]["train_loss"]
     with pytest.raises(ValueError, match="eval_train_every must be >= 1"):
         train(X, y, X, y, eval_train_every=0, **kw)
+
+
+@pytest.mark.parametrize("dtype", [np.float64, np.float32])
+def test_the_flip_averaged_model_scores_the_mean_of_an_image_and_its_mirror(dtype):
+    from onelayer.augment import flip_averaged
+    from onelayer.preprocess import affine_map
+
+    rng = np.random.default_rng(3)
+    u = rng.integers(0, 256, size=(50, 3072), dtype=np.uint8)
+    mean, std = rng.uniform(0.3, 0.6, size=(3072, 1)), rng.uniform(0.2, 0.3, size=(3072, 1))
+    scale, shift = affine_map(mean, std)
+    features = lambda px: (scale * px.astype(np.float64) + shift).T  # noqa: E731 - d x n
+    W = rng.normal(0, 0.01, size=(10, 3072)).astype(dtype)
+    b = rng.normal(0, 0.1, size=(10, 1)).astype(dtype)
+    W2, b2 = flip_averaged(W, b, scale, shift)
+    assert W2.dtype == dtype and b2.dtype == dtype and b2.shape == b.shape
+    expected = 0.5 * (model.scores(W.astype(np.float64), b.astype(np.float64), features(u))
+                      + model.scores(W.astype(np.float64), b.astype(np.float64),
+                                     features(flip_horizontal(u))))  # fmt: skip
+    got = model.scores(W2.astype(np.float64), b2.astype(np.float64), features(u))
+    tol = 1e-12 if dtype == np.float64 else 1e-5
+    assert np.allclose(got, expected, rtol=0, atol=tol * np.abs(expected).max())
+    # and it is not the model it came from: the mirror's scores moved it
+    assert not np.allclose(W2, W)
+    # an image and its mirror now score the same
+    assert np.allclose(got, model.scores(W2.astype(np.float64), b2.astype(np.float64),
+                                         features(flip_horizontal(u))), atol=tol)  # fmt: skip
