@@ -36,9 +36,9 @@ def _curves_on(axes, history: pd.DataFrame, label_prefix: str = "") -> None:
     for ax, what in zip(axes, ("loss", "cost")):
         for split, style in (("train", "-"), ("val", "--")):
             name = "training" if split == "train" else "validation"
-            ax.plot(
-                history["epoch"], history[f"{split}_{what}"], style, label=f"{label_prefix}{name}"
-            )
+            # epochs without an evaluation (eval_train_every > 1) are NaN: join the others
+            points = history[["epoch", f"{split}_{what}"]].dropna()
+            ax.plot(*points.to_numpy().T, style, label=f"{label_prefix}{name}")
         ax.set_xlabel("epoch")
         ax.set_ylabel(what)
         ax.grid(alpha=0.3)

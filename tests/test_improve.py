@@ -9,6 +9,8 @@ import sys
 
 import numpy as np
 import pytest
+from onelayer import model
+from onelayer.preprocess import load_processed
 from conftest import copy_workflow, snakemake, tiny_config, write_config
 
 pytestmark = pytest.mark.slow
@@ -29,7 +31,8 @@ STEPS = ["base", "all_data", "flip", "decay", "shift", "average", "flip_average"
 def grid_config(url, md5, grid=GRID):
     cfg = tiny_config(url, md5)
     cfg["experiments"] = {"val_size": 100, "grid": grid, "ablation": ABLATION,
-                          "train": {"n_epochs": 2, "flip": 0.5, "eval_train_subset": 200}}  # fmt: skip
+                          "train": {"n_epochs": 2, "flip": 0.5, "eval_train_subset": 200,
+                                    "average_last": 1, "eval_train_every": 1}}  # fmt: skip
     return cfg
 
 
@@ -41,14 +44,17 @@ def test_every_point_trains_in_its_folder_and_the_table_lists_them(tmp_path, tin
     )
     with open(wd / "results" / "improve" / "grid.csv") as f:
         rows = list(csv.DictReader(f))
+    data = load_processed(wd / "data/processed/cifar10_all.npz")
     assert [r["point"] for r in rows] == POINTS
     for r in rows:
         m = json.loads((wd / "results/improve/grid" / r["point"] / "metrics.json").read_text())
         assert (m["lam"], m["eta"], m["n_batch"]) == (float(r["lam"]), float(r["eta"]), 20)
         assert m["flip"] == 0.5 and m["n_epochs"] == 2 and m["status"] == "ok"
-        # the model written on validation: here the last epoch's, as the history says
-        assert float(r["val_accuracy"]) == m["val_accuracy"]
-        assert m["val_accuracy"] == pytest.approx(100 * m["final_val_accuracy"])
+        # the validation accuracy of the model written (flip-averaged, as config.yaml's recipe)
+        assert m["flip_average"] is True and float(r["val_accuracy"]) == m["val_accuracy"]
+        with np.load(wd / "results/improve/grid" / r["point"] / "model.npz") as f:
+            scores = model.scores(f["W"], f["b"], data["X_val"].astype(f["W"].dtype))
+        assert m["val_accuracy"] == round(100 * model.accuracy(scores, data["y_val"]), 4)
     # the grid trained on all five batches but the 100 held out: 900 images
     assert {json.loads((wd / "results/improve/grid" / p / "metrics.json").read_text())[
         "train_images"] for p in POINTS} == {900}  # fmt: skip
