@@ -10,6 +10,8 @@
 # results/improve/grid/lam~{lam}_eta~{eta}_nbatch~{n}/  `snakemake improve`: one run per grid point
 # results/improve/grid.csv                   one row per point: validation and test accuracy
 # results/improve/best/, best.json           the best point on validation, retrained on train + val
+# results/losses/{report,improved}/{softmax,bce}/  `snakemake losses`: the two losses compared
+# results/losses/comparison.{csv,md}, histograms.png, curves.png
 # results/gradcheck/gradcheck.{csv,md}       analytic gradients vs PyTorch and finite differences
 # results/lam{lam}_eta{eta}/history.csv      per epoch: train/val loss, cost, accuracy
 # results/lam{lam}_eta{eta}/model.npz        W, b
@@ -38,6 +40,7 @@ include: "workflow/rules/gradcheck.smk"
 include: "workflow/rules/train.smk"
 include: "workflow/rules/report.smk"
 include: "workflow/rules/improve.smk"
+include: "workflow/rules/losses.smk"
 
 
 # Jobs of a second or less, and the download (a cluster node may have no internet), run where

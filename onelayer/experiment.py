@@ -77,6 +77,7 @@ def run(
     eval_train_subset: int = 0,
     train_on_val: bool = False,
     flip_average: bool = False,
+    loss: str = "softmax",
 ) -> dict:
     """Train one configuration on the preprocessed data and write its run folder.
 
@@ -98,7 +99,7 @@ def run(
                     backend_requested=backend, flip=flip, shift=shift, schedule=schedule,
                     average_last=average_last, eval_train_every=eval_train_every,
                     eval_train_subset=eval_train_subset, train_on_val=train_on_val,
-                    flip_average=flip_average)  # fmt: skip
+                    flip_average=flip_average, loss=loss)  # fmt: skip
     log.info("training %s", settings)
     backend = resolve_backend(backend)
     pixels = pixels_of(data)
@@ -121,7 +122,7 @@ def run(
         lam=lam, eta=eta, n_batch=n_batch, n_epochs=n_epochs, seed=seed,
         diverge_factor=diverge_factor, threads=threads, backend=backend, pixels=pixels,
         flip=flip, shift=shift, schedule=schedule, average_last=average_last,
-        eval_train_every=eval_train_every, eval_train_subset=eval_train_subset,
+        eval_train_every=eval_train_every, eval_train_subset=eval_train_subset, loss=loss,
     )  # fmt: skip
     test_acc = val_acc = None
     if result.diverged_epoch is None:

@@ -23,10 +23,10 @@ from onelayer.errors import GradientCheckError
 
 log = logging.getLogger(__name__)
 
-Gradients = Callable[[np.ndarray, np.ndarray, np.ndarray, np.ndarray, float], tuple]
+Gradients = Callable[[np.ndarray, np.ndarray, np.ndarray, np.ndarray, float, str], tuple]
 
 CSV_COLUMNS = [
-    "case", "code", "method", "param", "d", "n", "lam", "entries",
+    "case", "loss", "code", "method", "param", "d", "n", "lam", "entries",
     "max_abs_diff", "max_rel_err", "abs_tol", "rel_tol", "passed",
 ]  # fmt: skip
 
@@ -40,13 +40,13 @@ class Case:
     fd_entries: int = 0  # finite differences on this many sampled entries of W (0: all of W)
 
 
-def native_gradients(W, b, X, y, lam: float) -> tuple[np.ndarray, np.ndarray]:
+def native_gradients(W, b, X, y, lam: float, loss="softmax") -> tuple[np.ndarray, np.ndarray]:
     """``model.gradients``' signature around the C kernel (float64 build) that trains."""
     from onelayer import native
 
     gW, gb = native.gradients(
         np.ascontiguousarray(W), np.ascontiguousarray(b[:, 0]), np.ascontiguousarray(X.T),
-        np.asarray(y, dtype=np.int64), lam,
+        np.asarray(y, dtype=np.int64), lam, loss=loss,
     )  # fmt: skip
     return gW, gb.reshape(b.shape)
 
@@ -56,7 +56,7 @@ def pixel_gradients(scale: np.ndarray, shift: np.ndarray) -> Gradients:
     pixels: the features X it is given must be ``scale * u + shift`` of bytes u, feature by
     feature (the first d entries of scale and shift), as ``pixel_features`` makes them."""
 
-    def gradients(W, b, X, y, lam: float) -> tuple[np.ndarray, np.ndarray]:
+    def gradients(W, b, X, y, lam: float, loss="softmax") -> tuple[np.ndarray, np.ndarray]:
         from onelayer import native
 
         d = X.shape[0]
@@ -67,7 +67,7 @@ def pixel_gradients(scale: np.ndarray, shift: np.ndarray) -> Gradients:
         gW, gb = native.gradients(
             np.ascontiguousarray(W), np.ascontiguousarray(b[:, 0]),
             np.ascontiguousarray(U.T, dtype=np.uint8), np.asarray(y, dtype=np.int64), lam,
-            affine=(sc, sh),
+            affine=(sc, sh), loss=loss,
         )  # fmt: skip
         return gW, gb.reshape(b.shape)
 
@@ -79,8 +79,10 @@ def pixel_features(pixels, n: int) -> np.ndarray:
     return pixels.scale[:, None] * pixels.train[:n].T + pixels.shift[:, None]
 
 
-def torch_gradients(W, b, X, y, lam: float) -> tuple[np.ndarray, np.ndarray]:
-    """dJ/dW, dJ/db by autograd of J = mean(-log softmax(W X + b)[y]) + lam sum W^2 (float64)."""
+def torch_gradients(W, b, X, y, lam: float, loss="softmax") -> tuple[np.ndarray, np.ndarray]:
+    """dJ/dW, dJ/db by autograd (float64) of J = mean(-log softmax(W X + b)[y]) + lam sum W^2,
+    or for "bce" of J = binary_cross_entropy_with_logits(W X + b, one-hot Y) + lam sum W^2
+    (torch's mean over the K x n entries: the mean over images of (1/K) sum_k)."""
     import torch  # only the gradient check needs torch
 
     Wt = torch.tensor(W, dtype=torch.float64, requires_grad=True)
@@ -88,16 +90,21 @@ def torch_gradients(W, b, X, y, lam: float) -> tuple[np.ndarray, np.ndarray]:
     Xt = torch.tensor(X, dtype=torch.float64)
     yt = torch.tensor(y, dtype=torch.long)
     S = Wt @ Xt + bt
-    P = torch.softmax(S, dim=0)
-    loss = torch.mean(-torch.log(P[yt, torch.arange(Xt.shape[1])]))
-    J = loss + lam * torch.sum(Wt * Wt)
+    if loss == "bce":
+        Y = torch.tensor(model.one_hot(np.asarray(y), W.shape[0]), dtype=torch.float64)
+        value = torch.nn.functional.binary_cross_entropy_with_logits(S, Y)
+    else:
+        P = torch.softmax(S, dim=0)
+        value = torch.mean(-torch.log(P[yt, torch.arange(Xt.shape[1])]))
+    J = value + lam * torch.sum(Wt * Wt)
     J.backward()
     return Wt.grad.numpy(), bt.grad.numpy()
 
 
 def finite_difference_gradients(
-    W, b, X, y, lam: float, h: float = 1e-6, entries: np.ndarray | None = None
-) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
+    W, b, X, y, lam: float, h: float = 1e-6, entries: np.ndarray | None = None,
+    loss: str = "softmax",
+) -> tuple[np.ndarray, np.ndarray, np.ndarray]:  # fmt: skip
     """Centred differences (J(θ+h) - J(θ-h)) / 2h of the cost, float64.
 
     ``entries`` (flat indices into W) limits the W entries computed; the others are NaN.
@@ -108,7 +115,7 @@ def finite_difference_gradients(
     X = X.astype(np.float64)
 
     def J() -> float:
-        return model.cost(W, b, X, y, lam)
+        return model.cost(W, b, X, y, lam, loss)
 
     def diff(theta: np.ndarray, i: int) -> float:
         flat = theta.reshape(-1)
@@ -165,17 +172,18 @@ def run_case(
     fd_rel_tol: float = 1e-4,
     analytic: Gradients = model.gradients,
     code: str = "numpy",
+    loss: str = "softmax",
 ) -> list[dict]:
-    """Rows of the gradcheck table for one case: torch and finite differences, for W and b.
-
-    ``code`` names the implementation ``analytic`` belongs to, in the table."""
+    """Rows of the gradcheck table for one case and ``loss``: torch and finite differences,
+    for W and b. ``code`` names the implementation ``analytic`` belongs to, in the table."""
     W, b, X, y = case_data(case, X_train, y_train, seed)
-    gW, gb = analytic(W, b, X, y, case.lam)
-    tW, tb = torch_gradients(W, b, X, y, case.lam)
+    gW, gb = analytic(W, b, X, y, case.lam, loss)
+    tW, tb = torch_gradients(W, b, X, y, case.lam, loss)
     entries = None
     if case.fd_entries and case.fd_entries < W.size:
         entries = np.random.default_rng(seed).choice(W.size, size=case.fd_entries, replace=False)
-    fW, fb, mask = finite_difference_gradients(W, b, X, y, case.lam, h=h, entries=entries)
+    fW, fb, mask = finite_difference_gradients(W, b, X, y, case.lam, h=h, entries=entries,
+                                               loss=loss)  # fmt: skip
     rows = []
     for method, refW, refb, atol, rtol in (
         ("torch", tW, tb, abs_tol, rel_tol),
@@ -186,7 +194,8 @@ def run_case(
             n_entries = int(mask.sum()) if (method == "finite_diff" and param == "W") else gn.size
             rows.append(
                 dict(
-                    case=case.name, code=code, method=method, param=param, d=case.d, n=case.n,
+                    case=case.name, loss=loss, code=code, method=method, param=param, d=case.d,
+                    n=case.n,
                     lam=case.lam, entries=n_entries, max_abs_diff=max_abs, max_rel_err=max_rel,
                     abs_tol=atol, rel_tol=rtol,
                     # NaN compares False, so a NaN gradient fails
@@ -199,7 +208,7 @@ def run_case(
 def failures(rows: list[dict]) -> list[str]:
     """One message per failing row, naming the case, method, parameter and error."""
     return [
-        f"case {r['case']!r}, {r['code']} code, {r['method']}, d{r['param']}: "
+        f"case {r['case']!r}, {r['loss']} loss, {r['code']} code, {r['method']}, d{r['param']}: "
         f"max abs diff {r['max_abs_diff']:.3e} "
         f"(tolerance {r['abs_tol']:.0e}), max rel err {r['max_rel_err']:.3e} "
         f"(tolerance {r['rel_tol']:.0e})"
@@ -216,11 +225,11 @@ def check(rows: list[dict]) -> None:
 
 
 def markdown_table(rows: list[dict]) -> str:
-    head = "| case | code | method | param | d | n | lambda | entries | max abs diff | max rel err | tolerance (abs / rel) | pass |"
-    lines = [head, "|" + "---|" * 12]
+    head = "| case | loss | code | method | param | d | n | lambda | entries | max abs diff | max rel err | tolerance (abs / rel) | pass |"
+    lines = [head, "|" + "---|" * 13]
     for r in rows:
         lines.append(
-            f"| {r['case']} | {r['code']} | {r['method']} | {r['param']} | {r['d']} | {r['n']} | {r['lam']:g} "
+            f"| {r['case']} | {r['loss']} | {r['code']} | {r['method']} | {r['param']} | {r['d']} | {r['n']} | {r['lam']:g} "
             f"| {r['entries']} | {r['max_abs_diff']:.2e} | {r['max_rel_err']:.2e} "
             f"| {r['abs_tol']:.0e} / {r['rel_tol']:.0e} | {'yes' if r['passed'] else '**NO**'} |"
         )
@@ -241,7 +250,8 @@ def run_checks(
 ) -> list[dict]:
     """Run every configured case on the preprocessed training data; write the tables, or raise.
 
-    ``settings`` is the ``gradcheck`` section of the config; ``backend`` the training backend,
+    ``settings`` is the ``gradcheck`` section of the config (its ``losses``: the losses whose
+    gradients are checked, softmax and bce by default); ``backend`` the training backend,
     whose gradients are checked besides ``model.gradients`` (the reference, always checked). On
     failure nothing is written (the table goes to the log) and GradientCheckError names each
     failing case.
@@ -265,17 +275,18 @@ def run_checks(
             checks.append(("native-pixels", pixel_gradients(pixels.scale, pixels.shift),
                            pixel_features(pixels, n)))  # fmt: skip
     rows = []
-    for code, analytic, features in checks:
-        for c in settings["cases"]:
-            case = Case(c["name"], c["d"], c["n"], float(c["lam"]), c.get("fd_entries", 0))
-            log.info("checking the %s gradients, case %s (d=%d, n=%d, lam=%g)",
-                     code, case.name, case.d, case.n, case.lam)  # fmt: skip
-            rows += run_case(
-                case, features, y, seed=settings["seed"], h=settings["h"],
-                abs_tol=settings["abs_tol"], rel_tol=settings["rel_tol"],
-                fd_abs_tol=settings["fd_abs_tol"], fd_rel_tol=settings["fd_rel_tol"],
-                analytic=analytic, code=code,
-            )  # fmt: skip
+    for loss in settings.get("losses", model.LOSSES):
+        for code, analytic, features in checks:
+            for c in settings["cases"]:
+                case = Case(c["name"], c["d"], c["n"], float(c["lam"]), c.get("fd_entries", 0))
+                log.info("checking the %s gradients of the %s loss, case %s (d=%d, n=%d, lam=%g)",
+                         code, loss, case.name, case.d, case.n, case.lam)  # fmt: skip
+                rows += run_case(
+                    case, features, y, seed=settings["seed"], h=settings["h"],
+                    abs_tol=settings["abs_tol"], rel_tol=settings["rel_tol"],
+                    fd_abs_tol=settings["fd_abs_tol"], fd_rel_tol=settings["fd_rel_tol"],
+                    analytic=analytic, code=code, loss=loss,
+                )  # fmt: skip
     table = markdown_table(rows)
     log.info("results:\n%s", table)
     check(rows)
@@ -283,7 +294,7 @@ def run_checks(
     write_text(
         md_path,
         "# Gradient check\n\nAnalytic gradients of the cost against PyTorch autograd and centred finite differences (float64), "
-        "for each implementation that trains or evaluates: `numpy` is onelayer/model.py, `native` the C kernels of onelayer/native, "
+        "for each loss (softmax + cross-entropy, sigmoid + multiple binary cross-entropy) and each implementation that trains or evaluates: `numpy` is onelayer/model.py, `native` the C kernels of onelayer/native, "
         "`native-pixels` the same kernels reading raw pixels (on the features those pixels map to).\n\n"
         + table,
     )

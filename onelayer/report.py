@@ -107,9 +107,16 @@ def report_markdown(
         "",
     ]
     if improve is not None:
+        losses = improve.pop("losses", None)
         parts += improvements_markdown(**improve)
+        parts += ["## 6 Two losses: softmax and binary cross-entropy (bonus 2.2)", "",
+                  losses.split("\n", 1)[1].strip() if losses else "(not run)", "",
+                  "![histograms](losses/histograms.png)", "", "![loss curves](losses/curves.png)",
+                  "", "*The probability of the true class over the test images, and the loss "
+                  "curves, of each loss in each setting ([comparison.csv](losses/comparison.csv)).*",
+                  ""]  # fmt: skip
     parts += [
-        f"## {6 if improve is not None else 5} Configuration",
+        f"## {7 if improve is not None else 5} Configuration",
         "",
         "```yaml",
         yaml.safe_dump(config, sort_keys=False).strip(),
@@ -121,12 +128,14 @@ def report_markdown(
 
 def write_report(runs: list[dict], summary_md_path, gradcheck_md_path, config: dict, out,
                  improve_paths: dict | None = None) -> None:  # fmt: skip
-    """``improve_paths``: best.json, ablation.csv and grid.csv of the experiments, or None."""
+    """``improve_paths``: best.json, ablation.csv, grid.csv and the losses' comparison.md of
+    the experiments, or None."""
     gradcheck = Path(gradcheck_md_path).read_text() if gradcheck_md_path else None
     improve = None
     if improve_paths:
         improve = {"best": json.loads(Path(improve_paths["best"]).read_text()),
                    "ablation": pd.read_csv(improve_paths["ablation"]),
-                   "grid": pd.read_csv(improve_paths["grid"])}  # fmt: skip
+                   "grid": pd.read_csv(improve_paths["grid"]),
+                   "losses": Path(improve_paths["losses"]).read_text()}  # fmt: skip
     text = report_markdown(runs, Path(summary_md_path).read_text(), gradcheck, config, improve)
     write_text(out, text)

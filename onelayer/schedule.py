@@ -13,13 +13,25 @@ import math
 KINDS = ("constant", "step", "cosine")
 
 
+KEYS = {"constant": set(), "step": {"factor", "every"}, "cosine": {"eta_min"}}
+
+
+def own_keys(schedule: dict | None) -> dict | None:
+    """The schedule without the keys of the other kinds. Snakemake merges a --configfile's
+    ``schedule: {kind: step, ...}`` key by key into config.yaml's ``{kind: cosine, eta_min:
+    0}``: the merged dict holds both kinds' keys, and only the named kind's are meant."""
+    if not isinstance(schedule, dict) or schedule.get("kind") not in KEYS:
+        return schedule
+    others = set().union(*KEYS.values()) - KEYS[schedule["kind"]]
+    return {k: v for k, v in schedule.items() if k not in others}
+
+
 def check(schedule: dict | None) -> dict:
     """The schedule with its defaults, or ValueError naming what is wrong."""
     s = {"kind": "constant", **(schedule or {})}
     if s["kind"] not in KINDS:
         raise ValueError(f"schedule kind must be one of {KINDS}, got {s['kind']!r}")
-    allowed = {"constant": set(), "step": {"factor", "every"}, "cosine": {"eta_min"}}[s["kind"]]
-    extra = set(s) - {"kind"} - allowed
+    extra = set(s) - {"kind"} - KEYS[s["kind"]]
     if extra:
         raise ValueError(f"a {s['kind']} schedule takes no {', '.join(sorted(extra))}")
     if s["kind"] == "step":

@@ -97,8 +97,8 @@ class NumpyBackend:
     """
 
     def __init__(self, X_train, y_train, X_val, y_val, W0, b0, lam, n_batch, K_pad, pixels=None,
-                 mirrors=False):  # fmt: skip
-        self.K = W0.shape[0]
+                 mirrors=False, loss="softmax"):  # fmt: skip
+        self.K, self.loss = W0.shape[0], loss
         self.W, self.b = pad_classes(W0, b0, max(self.K, K_pad))
         self.sets = {"train": (X_train, y_train), "val": (X_val, y_val)}
         self.y_train, self.lam, self.n_batch = y_train, lam, n_batch
@@ -128,7 +128,7 @@ class NumpyBackend:
             idx = rows[j * nb : (j + 1) * nb]
             # The indices are in range: mode="clip" only skips numpy's check of them.
             np.take(XT, idx, axis=0, out=self.XbT, mode="clip")
-            grad_W, grad_b = model.gradients(W, b, self.XbT.T, y[idx], self.lam)
+            grad_W, grad_b = model.gradients(W, b, self.XbT.T, y[idx], self.lam, self.loss, self.K)
             W -= eta * grad_W
             b -= eta * grad_b
 
@@ -143,8 +143,8 @@ class NumpyBackend:
 
     def loss_and_accuracy(self, W, b, which: str) -> tuple[float, float]:
         X, y = self.sets[which]
-        S = model.scores(W, b, X)
-        return model.cross_entropy(S, y), model.accuracy(S, y)
+        S = model.scores(W, b, X)[: self.K]  # without the padding classes
+        return model.loss_of(S, y, self.loss), model.accuracy(S, y)
 
     def unpad(self, W, b) -> tuple[np.ndarray, np.ndarray]:
         return W[: self.K].copy(), b[: self.K].copy()
@@ -158,9 +158,10 @@ class NativeBackend:
     """
 
     def __init__(self, X_train, y_train, X_val, y_val, W0, b0, lam, n_batch, K_pad, pixels=None,
-                 variant=None, mirrors=False):  # fmt: skip
+                 variant=None, mirrors=False, loss="softmax"):  # fmt: skip
         from onelayer import native
 
+        self.loss = loss
         self.variant = variant or native.default_variant()
         self.kernels = native.kernels(self.variant)  # refused here if not built or not runnable
         self.native, self.lam, self.n_batch = native, lam, n_batch
@@ -189,7 +190,7 @@ class NativeBackend:
     def epoch(self, rows: np.ndarray, eta: float, images: np.ndarray | None = None) -> None:
         XT, y = self.rows_of if images is None else (images, self.sets["train"][1])
         self.native.sgd_epoch(self.W, self.b, XT, y, rows, self.n_batch, eta, self.lam,
-                              affine=self.affine, variant=self.variant)  # fmt: skip
+                              affine=self.affine, variant=self.variant, loss=self.loss)  # fmt: skip
 
     def keep_subset(self, idx: np.ndarray) -> None:
         """Training images ``idx`` as the set "train_subset" the evaluation may read instead."""
@@ -201,7 +202,7 @@ class NativeBackend:
 
     def loss_and_accuracy(self, W, b, which: str) -> tuple[float, float]:
         return self.native.loss_and_accuracy(
-            W, b, *self.sets[which], affine=self.affine, variant=self.variant
+            W, b, *self.sets[which], affine=self.affine, variant=self.variant, loss=self.loss
         )
 
     def unpad(self, W, b) -> tuple[np.ndarray, np.ndarray]:
@@ -231,6 +232,7 @@ def train(
     shift: int = 0,
     eval_train_every: int = 1,
     eval_train_subset: int = 0,
+    loss: str = "softmax",
 ) -> TrainResult:
     """Train from the seed's initial W; return the final parameters and per-epoch history.
 
@@ -262,11 +264,16 @@ def train(
     the last epoch (the other rows hold NaN there, and divergence is then judged on the
     validation loss), ``eval_train_subset`` = m on a fixed sample of m training images (drawn
     by ``default_rng([seed, 3])``). The validation set is evaluated in full after every epoch.
+
+    ``loss`` is "softmax" (cross-entropy of softmax, the report's) or "bce" (sigmoid outputs and
+    multiple binary cross-entropy, the handout's bonus 2.2): the history's losses are that loss.
     """
     d, n = X_train.shape
     if not 1 <= n_batch <= n:
         raise ValueError(f"n_batch must be between 1 and the training set size {n}, got {n_batch}")
     backend = resolve_backend(backend)
+    if loss not in model.LOSSES:
+        raise ValueError(f"loss must be one of {model.LOSSES}, got {loss!r}")
     if not 0 <= flip <= 1:
         raise ValueError(f"flip must be a probability between 0 and 1, got {flip}")
     schedules.check(schedule)
@@ -285,12 +292,12 @@ def train(
     W0, b0 = model.init_params(K, d, seed, dtype=X_train.dtype)
     if backend == "native":
         loop = NativeBackend(X_train, y_train, X_val, y_val, W0, b0, lam, n_batch, K_pad, pixels,
-                             variant, mirrors=flip > 0)  # fmt: skip
+                             variant, mirrors=flip > 0, loss=loss)  # fmt: skip
         built = dict(native_variant=loop.kernels.variant, native_fma=bool(loop.kernels.fma))
         log.info("native kernels: %s (FMA: %s)", built["native_variant"], built["native_fma"])
     else:
         loop = NumpyBackend(X_train, y_train, X_val, y_val, W0, b0, lam, n_batch, K_pad, pixels,
-                            mirrors=flip > 0)  # fmt: skip
+                            mirrors=flip > 0, loss=loss)  # fmt: skip
         built = {}
     if eval_train_subset:
         sample = np.random.default_rng([seed, 3]).choice(n, eval_train_subset, replace=False)

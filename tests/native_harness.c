@@ -4,7 +4,7 @@
  *     harness IN OUT
  *
  * IN holds int64 kind (0 float32, 1 float32 on pixels, 2 float64, 3 float64 on pixels), n, d,
- * K, n_batch; double lam, eta; then W (K x d), b (K), X (n x d, uint8 for pixels), scale and
+ * K, n_batch, bce (0: softmax + cross-entropy, 1: sigmoid + binary cross-entropy); double lam, eta; then W (K x d), b (K), X (n x d, uint8 for pixels), scale and
  * shift (d each, pixels only), y and perm (n int64 each). OUT gets the scores of all images
  * (n x K), the gradients on the batch perm[0..n_batch) (dW, db), the evaluation (loss sum and
  * correct count, 2 doubles), then W and b after one epoch over perm. Exit 1 on a bad file. */
@@ -36,9 +36,9 @@ static void give(const void* p, size_t bytes) {
         T *S = malloc(sizeof(T) * n * K), *dW = malloc(sizeof(T) * K * d), *db = malloc(sizeof(T) * K); \
         double ev[2];                                                                              \
         if (ol_scores_##SUF(W, b, X, d, scale, shift, NULL, n, d, K, S) ||                         \
-            ol_gradients_##SUF(W, b, X, d, scale, shift, perm, y, nbatch, d, K, (T)lam, dW, db) || \
-            ol_evaluate_##SUF(W, b, X, d, scale, shift, y, n, d, K, ev) ||                         \
-            ol_sgd_epoch_##SUF(W, b, X, d, scale, shift, y, perm, n, d, K, nbatch, (T)eta, (T)lam)) \
+            ol_gradients_##SUF(W, b, X, d, scale, shift, perm, y, nbatch, d, K, (T)lam, dW, db, bce) || \
+            ol_evaluate_##SUF(W, b, X, d, scale, shift, y, n, d, K, ev, bce) ||                    \
+            ol_sgd_epoch_##SUF(W, b, X, d, scale, shift, y, perm, n, d, K, nbatch, (T)eta, (T)lam, bce)) \
             return 2;                                                                              \
         give(S, sizeof(T) * n * K);                                                                \
         give(dW, sizeof(T) * K * d);                                                               \
@@ -53,8 +53,9 @@ int main(int argc, char** argv) {
         fprintf(stderr, "usage: harness IN OUT\n");
         return 1;
     }
-    int64_t* head = take(8 * 5);
+    int64_t* head = take(8 * 6);
     const int64_t kind = head[0], n = head[1], d = head[2], nbatch = head[4];
+    const int bce = head[5] != 0;
     const int K = (int)head[3];
     double* rates = take(8 * 2);
     const double lam = rates[0], eta = rates[1];

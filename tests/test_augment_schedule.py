@@ -193,3 +193,16 @@ def test_the_flip_averaged_model_scores_the_mean_of_an_image_and_its_mirror(dtyp
     # an image and its mirror now score the same
     assert np.allclose(got, model.scores(W2.astype(np.float64), b2.astype(np.float64),
                                          features(flip_horizontal(u))), atol=tol)  # fmt: skip
+
+
+def test_a_merged_schedule_keeps_only_its_kinds_keys():
+    from onelayer.schedule import own_keys
+
+    # config.yaml's cosine under a --configfile's step, as Snakemake merges them
+    merged = {"kind": "step", "factor": 2, "every": 5, "eta_min": 0}
+    assert own_keys(merged) == {"kind": "step", "factor": 2, "every": 5}
+    assert own_keys({"kind": "constant", "eta_min": 0, "every": 3}) == {"kind": "constant"}
+    assert own_keys({"kind": "cosine", "eta_min": 0.1, "factor": 3}) == {"kind": "cosine",
+                                                                          "eta_min": 0.1}  # fmt: skip
+    with pytest.raises(ValueError, match="takes no eta_min"):  # check itself stays strict
+        check(merged)

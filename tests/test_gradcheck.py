@@ -21,13 +21,15 @@ CASES = [
 ]
 
 
-def rows_for(data, analytic=model.gradients, cases=CASES, code="numpy"):
-    return [r for c in cases for r in gradcheck.run_case(c, *data, analytic=analytic, code=code)]
+def rows_for(data, analytic=model.gradients, cases=CASES, code="numpy", losses=model.LOSSES):
+    return [r for loss in losses for c in cases
+            for r in gradcheck.run_case(c, *data, analytic=analytic, code=code, loss=loss)]  # fmt: skip
 
 
 def test_real_gradients_pass(data):
     rows = rows_for(data)
-    assert len(rows) == 4 * len(CASES)
+    assert len(rows) == 4 * len(CASES) * 2
+    assert {r["loss"] for r in rows} == {"softmax", "bce"}
     assert all(r["passed"] for r in rows)
     assert max(r["max_abs_diff"] for r in rows if r["method"] == "torch") < 1e-10
     gradcheck.check(rows)  # raises nothing
@@ -52,19 +54,28 @@ def test_the_pixel_kernel_gradients_pass_on_the_features_of_their_pixels(data):
         grads(*gradcheck.case_data(CASES[0], X + 1e-3, data[1], seed=0), 0.0)
 
 
-def without_l2_term(W, b, X, y, lam):
-    gW, gb = model.gradients(W, b, X, y, lam)
+def without_l2_term(W, b, X, y, lam, loss):
+    gW, gb = model.gradients(W, b, X, y, lam, loss)
     return gW - 2 * lam * W, gb
 
 
-def flipped_bias(W, b, X, y, lam):
-    gW, gb = model.gradients(W, b, X, y, lam)
+def flipped_bias(W, b, X, y, lam, loss):
+    gW, gb = model.gradients(W, b, X, y, lam, loss)
     return gW, -gb
 
 
-def transposed_sign(W, b, X, y, lam):
-    gW, gb = model.gradients(W, b, X, y, lam)
+def transposed_sign(W, b, X, y, lam, loss):
+    gW, gb = model.gradients(W, b, X, y, lam, loss)
     return -gW, gb
+
+
+def bce_without_its_1_over_k(W, b, X, y, lam, loss):
+    """dl/ds = p - y instead of (p - y) / K: a slip in the BCE gradient only."""
+    gW, gb = model.gradients(W, b, X, y, lam, loss)
+    if loss != "bce":
+        return gW, gb
+    K = W.shape[0]
+    return K * (gW - 2 * lam * W) + 2 * lam * W, K * gb
 
 
 @pytest.mark.parametrize(
@@ -76,7 +87,7 @@ def transposed_sign(W, b, X, y, lam):
     ],
 )
 def test_broken_gradients_fail_by_name(data, broken, failing):
-    rows = rows_for(data, analytic=broken)
+    rows = rows_for(data, analytic=broken, losses=["softmax"])
     failed = {(r["case"], r["param"]) for r in rows if not r["passed"]}
     assert failed == failing
     # both references catch it on their own
@@ -91,9 +102,29 @@ def test_broken_gradients_fail_by_name(data, broken, failing):
         }
     with pytest.raises(
         GradientCheckError,
-        match=r"case '(small_lam|small|full)', numpy code, torch, d[Wb]: max abs diff",
+        match=r"case '(small_lam|small|full)', softmax loss, numpy code, torch, d[Wb]: max abs",
     ):
         gradcheck.check(rows)
+
+
+def test_a_wrong_bce_gradient_fails_the_bce_rows_only(data):
+    rows = rows_for(data, analytic=bce_without_its_1_over_k)
+    failed = {(r["loss"], r["case"], r["param"], r["method"]) for r in rows if not r["passed"]}
+    assert failed == {("bce", c.name, p, m) for c in CASES for p in "Wb"
+                      for m in ("torch", "finite_diff")}  # fmt: skip
+    with pytest.raises(GradientCheckError, match=r"case 'small', bce loss, numpy code, torch, dW"):
+        gradcheck.check(rows)
+
+
+def test_torch_bce_is_the_models_loss(data):
+    """torch's binary_cross_entropy_with_logits (a mean over K x n) is model's BCE, and the
+    finite differences of model's BCE cost give torch's gradients."""
+    W, b, X, y = gradcheck.case_data(gradcheck.Case("c", 50, 10, 0.3), *data, seed=1)
+    W = 300 * W  # scores beyond +-30: the log-sigmoid form must hold
+    tW, tb = gradcheck.torch_gradients(W, b, X, y, 0.3, "bce")
+    fW, fb, _ = gradcheck.finite_difference_gradients(W, b, X, y, 0.3, loss="bce")
+    assert np.abs(model.scores(W, b, X)).max() > 30
+    assert np.allclose(tW, fW, atol=1e-7) and np.allclose(tb, fb, atol=1e-7)
 
 
 def test_torch_and_finite_differences_agree(data):
@@ -105,7 +136,7 @@ def test_torch_and_finite_differences_agree(data):
 
 
 def test_nan_gradient_fails():
-    rows = [dict(case="c", code="native", method="torch", param="W", max_abs_diff=float("nan"), max_rel_err=0.0,
+    rows = [dict(case="c", loss="bce", code="native", method="torch", param="W", max_abs_diff=float("nan"), max_rel_err=0.0,
                  abs_tol=1e-6, rel_tol=1e-6, passed=bool(float("nan") <= 1e-6))]  # fmt: skip
     assert gradcheck.failures(rows)
 

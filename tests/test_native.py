@@ -50,9 +50,9 @@ def check_feature_kernels(d, n, K, dtype, variant):
     S = native.scores(Wn, bn, XT, variant=variant)
     assert S.dtype == dtype and S.shape == (n, K)
     assert np.allclose(S.T, model.scores(W, b, X), atol=tol, rtol=tol)
-    for lam in (0.0, 0.7):
-        gW, gb = native.gradients(Wn, bn, XT, y.astype(np.int64), lam, variant=variant)
-        rW, rb = model.gradients(W, b, X, y, lam)
+    for lam, loss in ((0.0, "softmax"), (0.7, "softmax"), (0.0, "bce"), (0.7, "bce")):
+        gW, gb = native.gradients(Wn, bn, XT, y.astype(np.int64), lam, variant=variant, loss=loss)
+        rW, rb = model.gradients(W, b, X, y, lam, loss)
         assert np.allclose(gW, rW, atol=tol, rtol=tol) and np.allclose(gb, rb[:, 0], atol=tol)
 
 
@@ -75,30 +75,34 @@ def test_scores_of_chosen_rows(dtype, variant):
 
 @variants
 @pytest.mark.parametrize("dtype", DTYPES)
-def test_loss_and_accuracy_match_the_numpy_maths(dtype, variant):
+@pytest.mark.parametrize("kind", ["softmax", "bce"])
+def test_loss_and_accuracy_match_the_numpy_maths(dtype, variant, kind):
     X, y, W, b = problem(3072, 45, dtype=dtype)
-    W *= 20  # confident scores: the log-sum-exp must stay stable
-    loss, acc = native.loss_and_accuracy(*as_native(X, y.astype(np.int64), W, b), variant=variant)
+    W *= 20  # confident scores (|s| past 80 too): the log-sum-exp and softplus must stay stable
+    loss, acc = native.loss_and_accuracy(*as_native(X, y.astype(np.int64), W, b), variant=variant,
+                                         loss=kind)  # fmt: skip
     S = model.scores(W, b, X)
-    assert loss == pytest.approx(model.cross_entropy(S, y), rel=TOL[dtype])
+    assert np.abs(S).max() > 80
+    assert loss == pytest.approx(model.loss_of(S, y, kind), rel=TOL[dtype])
     assert acc == model.accuracy(S, y)
     assert isinstance(loss, float) and isinstance(acc, float)
 
 
 @variants
-def test_one_epoch_is_the_batches_of_the_permutation_and_drops_the_remainder(variant):
+@pytest.mark.parametrize("loss", ["softmax", "bce"])
+def test_one_epoch_is_the_batches_of_the_permutation_and_drops_the_remainder(variant, loss):
     X, y, W, b = problem(40, 23, dtype=np.float64)
     Wn, bn, XT, _ = as_native(X, y, W, b)
     y64 = y.astype(np.int64)
     perm = np.random.default_rng(1).permutation(23)
     eta, lam, nb = 0.3, 0.05, 5
     W1, b1 = Wn.copy(), bn.copy()
-    native.sgd_epoch(W1, b1, XT, y64, perm, nb, eta, lam, variant=variant)
+    native.sgd_epoch(W1, b1, XT, y64, perm, nb, eta, lam, variant=variant, loss=loss)
     # The same steps through the numpy maths: 4 batches of 5; the last 3 images are not used.
     W2, b2 = W.copy(), b.copy()
     for j in range(23 // nb):
         idx = perm[j * nb : (j + 1) * nb]
-        gW, gb = model.gradients(W2, b2, X[:, idx], y[idx], lam)
+        gW, gb = model.gradients(W2, b2, X[:, idx], y[idx], lam, loss)
         W2, b2 = W2 - eta * gW, b2 - eta * gb
     assert np.allclose(W1, W2, atol=1e-12) and np.allclose(b1, b2[:, 0], atol=1e-12)
 
@@ -126,16 +130,17 @@ def check_pixel_kernels(d, n, K, dtype, variant):
     S = native.scores(Wn, bn, U, affine=affine, variant=variant)
     assert S.dtype == dtype and S.shape == (n, K)
     assert np.allclose(S.T, model.scores(W64, b64, X), atol=tol, rtol=tol)
-    for lam in (0.0, 0.7):
+    for lam, kind in ((0.0, "softmax"), (0.7, "softmax"), (0.7, "bce")):
         gW, gb = native.gradients(Wn, bn, U, y.astype(np.int64), lam, affine=affine,
-                                  variant=variant)  # fmt: skip
-        rW, rb = model.gradients(W64, b64, X, y, lam)
+                                  variant=variant, loss=kind)  # fmt: skip
+        rW, rb = model.gradients(W64, b64, X, y, lam, kind)
         assert np.allclose(gW, rW, atol=tol, rtol=tol) and np.allclose(gb, rb[:, 0], atol=tol)
-    loss, acc = native.loss_and_accuracy(Wn, bn, U, y.astype(np.int64), affine=affine,
-                                         variant=variant)  # fmt: skip
     S64 = model.scores(W64, b64, X)
-    assert loss == pytest.approx(model.cross_entropy(S64, y), rel=tol)
-    assert acc == model.accuracy(S64, y)
+    for kind in ("softmax", "bce"):
+        loss, acc = native.loss_and_accuracy(Wn, bn, U, y.astype(np.int64), affine=affine,
+                                             variant=variant, loss=kind)  # fmt: skip
+        assert loss == pytest.approx(model.loss_of(S64, y, kind), rel=tol)
+        assert acc == model.accuracy(S64, y)
 
 
 @variants
@@ -158,13 +163,18 @@ def test_an_epoch_on_pixels_is_an_epoch_on_their_features(variant):
 
 
 def every_kernel(variant, W, b, X, y, perm, n_batch, affine):
-    """The outputs of all four kernels on one problem, in a list."""
+    """The outputs of all four kernels on one problem, for both losses, in a list."""
     out = [native.scores(W, b, X, affine=affine, variant=variant)]
-    out += native.gradients(W, b, X, y, 0.3, rows=perm[:n_batch], affine=affine, variant=variant)
-    out.append(np.array(native.loss_and_accuracy(W, b, X, y, affine=affine, variant=variant)))
-    W1, b1 = W.copy(), b.copy()
-    native.sgd_epoch(W1, b1, X, y, perm, n_batch, 0.1, 0.01, affine=affine, variant=variant)
-    return out + [W1, b1]
+    for loss in ("softmax", "bce"):
+        out += native.gradients(W, b, X, y, 0.3, rows=perm[:n_batch], affine=affine,
+                                variant=variant, loss=loss)  # fmt: skip
+        out.append(np.array(native.loss_and_accuracy(W, b, X, y, affine=affine, variant=variant,
+                                                     loss=loss)))  # fmt: skip
+        W1, b1 = W.copy(), b.copy()
+        native.sgd_epoch(W1, b1, X, y, perm, n_batch, 0.1, 0.01, affine=affine, variant=variant,
+                         loss=loss)  # fmt: skip
+        out += [W1, b1]
+    return out
 
 
 # Shapes around every boundary of the blocking: d below, at and past one logical vector (16
@@ -324,13 +334,15 @@ BAD = [
     ("a short scale", "native.scores(W, b, U, affine=(aff[0][:5], aff[1]))", "scale must have shape (40,)"),
     ("an empty batch", "native.gradients(W, b, X, y, 0.1, rows=[])", "rows must name at least one image"),
     ("no images to evaluate", "native.loss_and_accuracy(W, b, X[:0], y[:0])", "at least one image"),
+    ("an unknown loss", "native.sgd_epoch(W, b, X, y, perm, 10, 0.1, 0.0, loss='hinge')", "loss must be one of ('softmax', 'bce')"),
+    ("label 12, bce", "y[3] = 12; native.gradients(W, b, X, y, 0.1, loss='bce')", "class labels 0..9"),
     # the C side checks indices and ranges on its own, for calls that bypass the Python checks
     ("C: row past the end", "S = np.empty((2, K), np.float32); rows = np.array([0, 31]); k.scores_f32(p(W), p(b), p(X), d, n, 0, 0, p(rows), 2, d, K, p(S))", "rows[1] = 31 is out of range 0..29"),
-    ("C: label 12", "y[4] = 12; dW = np.empty_like(W); db = np.empty_like(b); k.gradients_f32(p(W), p(b), p(X), d, n, 0, 0, p(perm), p(y), n, d, K, 0.1, p(dW), p(db))", "y[4] = 12 is not a class label 0..9"),
-    ("C: perm past the end", "perm[2] = -3; k.sgd_epoch_f32(p(W), p(b), p(X), d, n, 0, 0, p(y), p(perm), n, d, K, 10, 0.1, 0.0)", "perm[2] = -3 is out of range"),
-    ("C: n_batch = 0", "k.sgd_epoch_f32(p(W), p(b), p(X), d, n, 0, 0, p(y), p(perm), n, d, K, 0, 0.1, 0.0)", "n_batch must be between 1"),
-    ("C: K = 17", "k.evaluate_f32(p(W), p(b), p(X), d, n, 0, 0, p(y), d, 17, 0)", "K (classes) must be between 1 and 16"),
-    ("C: ldx below d", "k.evaluate_f32(p(W), p(b), p(X), d - 1, n, 0, 0, p(y), d, K, 0)", "ldx (elements between images of X) must be between 40"),
+    ("C: label 12", "y[4] = 12; dW = np.empty_like(W); db = np.empty_like(b); k.gradients_f32(p(W), p(b), p(X), d, n, 0, 0, p(perm), p(y), n, d, K, 0.1, p(dW), p(db), 0)", "y[4] = 12 is not a class label 0..9"),
+    ("C: perm past the end", "perm[2] = -3; k.sgd_epoch_f32(p(W), p(b), p(X), d, n, 0, 0, p(y), p(perm), n, d, K, 10, 0.1, 0.0, 0)", "perm[2] = -3 is out of range"),
+    ("C: n_batch = 0", "k.sgd_epoch_f32(p(W), p(b), p(X), d, n, 0, 0, p(y), p(perm), n, d, K, 0, 0.1, 0.0, 0)", "n_batch must be between 1"),
+    ("C: K = 17", "k.evaluate_f32(p(W), p(b), p(X), d, n, 0, 0, p(y), d, 17, 0, 0)", "K (classes) must be between 1 and 16"),
+    ("C: ldx below d", "k.evaluate_f32(p(W), p(b), p(X), d - 1, n, 0, 0, p(y), d, K, 0, 0)", "ldx (elements between images of X) must be between 40"),
 ]  # fmt: skip
 
 

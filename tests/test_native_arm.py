@@ -41,7 +41,7 @@ def harness(tmp_path_factory):
     return exe
 
 
-def case(kind, d, n, K, seed=0):
+def case(kind, d, n, K, seed=0, loss="softmax"):
     dtype, pixels = KINDS[kind]
     rng = np.random.default_rng(seed)
     if pixels:
@@ -57,15 +57,16 @@ def case(kind, d, n, K, seed=0):
     y = rng.integers(0, K, size=n).astype(np.int64)
     perm = rng.permutation(n).astype(np.int64)
     return dict(dtype=dtype, X=X, affine=affine, W=W, b=b, y=y, perm=perm,
-                n_batch=max(1, n // 3), lam=0.3, eta=0.1)  # fmt: skip
+                n_batch=max(1, n // 3), lam=0.3, eta=0.1, loss=loss)  # fmt: skip
 
 
 def run_arm(harness, tmp_path, kind, c) -> list[np.ndarray]:
     n, d = c["X"].shape
     K = c["W"].shape[0]
-    parts = [np.array([kind, n, d, K, c["n_batch"]], np.int64), np.array([c["lam"], c["eta"]]),
+    bce = int(c["loss"] == "bce")
+    parts = [np.array([kind, n, d, K, c["n_batch"], bce], np.int64), np.array([c["lam"], c["eta"]]),
              c["W"], c["b"], c["X"], *(c["affine"] or ()), c["y"], c["perm"]]  # fmt: skip
-    src, dst = tmp_path / f"in{kind}", tmp_path / f"out{kind}"
+    src, dst = tmp_path / f"in{kind}{bce}", tmp_path / f"out{kind}{bce}"
     src.write_bytes(b"".join(p.tobytes() for p in parts))
     proc = subprocess.run(
         [QEMU, str(harness), str(src), str(dst)], capture_output=True, timeout=300
@@ -85,18 +86,20 @@ def run_arm(harness, tmp_path, kind, c) -> list[np.ndarray]:
 
 def x86_reference(variant, c) -> list[np.ndarray]:
     W, b, X, y, perm, nb, aff = c["W"], c["b"], c["X"], c["y"], c["perm"], c["n_batch"], c["affine"]
+    kw = dict(affine=aff, variant=variant, loss=c["loss"])
     out = [native.scores(W, b, X, affine=aff, variant=variant)]
-    out += native.gradients(W, b, X, y, c["lam"], rows=perm[:nb], affine=aff, variant=variant)
-    out.append(np.array(native.loss_and_accuracy(W, b, X, y, affine=aff, variant=variant)))
+    out += native.gradients(W, b, X, y, c["lam"], rows=perm[:nb], **kw)
+    out.append(np.array(native.loss_and_accuracy(W, b, X, y, **kw)))
     W1, b1 = W.copy(), b.copy()
-    native.sgd_epoch(W1, b1, X, y, perm, nb, c["eta"], c["lam"], affine=aff, variant=variant)
+    native.sgd_epoch(W1, b1, X, y, perm, nb, c["eta"], c["lam"], **kw)
     return out + [W1, b1]
 
 
+@pytest.mark.parametrize("loss", ["softmax", "bce"])
 @pytest.mark.parametrize("kind", KINDS, ids=["f32", "f32-pixels", "f64", "f64-pixels"])
-def test_the_neon_build_does_the_maths_of_the_model(harness, tmp_path, kind):
+def test_the_neon_build_does_the_maths_of_the_model(harness, tmp_path, kind, loss):
     for d, n, K in SHAPES:
-        c = case(kind, d, n, K)
+        c = case(kind, d, n, K, loss=loss)
         S, dW, db, ev, _, _ = run_arm(harness, tmp_path, kind, c)
         X = c["X"].T.astype(np.float64)
         if c["affine"] is not None:
@@ -110,9 +113,9 @@ def test_the_neon_build_does_the_maths_of_the_model(harness, tmp_path, kind):
         ref = model.scores(W, b, X)
         assert np.allclose(S.T, ref, atol=tol, rtol=tol), (d, n, K)
         rows = c["perm"][: c["n_batch"]]
-        rW, rb = model.gradients(W, b, X[:, rows], y[rows], c["lam"])
+        rW, rb = model.gradients(W, b, X[:, rows], y[rows], c["lam"], loss)
         assert np.allclose(dW, rW, atol=tol, rtol=tol) and np.allclose(db, rb[:, 0], atol=tol)
-        assert ev[0] / n == pytest.approx(model.cross_entropy(ref, y), rel=tol)
+        assert ev[0] / n == pytest.approx(model.loss_of(ref, y, loss), rel=tol)
         assert ev[1] / n == model.accuracy(ref, y)
 
 
@@ -120,10 +123,11 @@ FMA_X86 = [v for v in native.runnable() if native.kernels(v).fma]
 
 
 @pytest.mark.skipif(not FMA_X86, reason="this CPU runs no x86 build with FMA to compare with")
+@pytest.mark.parametrize("loss", ["softmax", "bce"])
 @pytest.mark.parametrize("kind", KINDS, ids=["f32", "f32-pixels", "f64", "f64-pixels"])
-def test_the_neon_build_gives_the_bits_of_the_x86_fma_builds(harness, tmp_path, kind):
+def test_the_neon_build_gives_the_bits_of_the_x86_fma_builds(harness, tmp_path, kind, loss):
     for d, n, K in SHAPES:
-        c = case(kind, d, n, K, seed=1)
+        c = case(kind, d, n, K, seed=1, loss=loss)
         arm = run_arm(harness, tmp_path, kind, c)
         arm[3] = arm[3] / n  # (mean loss, accuracy), as loss_and_accuracy divides
         for variant in FMA_X86:

@@ -224,3 +224,54 @@ def test_a_run_reads_the_pixels_when_the_data_has_them(tmp_path, caplog):
     assert "old.npz has no raw pixels" in caplog.text and "rerun the preprocess rule" in caplog.text
     assert new["test_accuracy"] == old["test_accuracy"]
     assert new["final_train_loss"] == pytest.approx(old["final_train_loss"], rel=1e-9)
+
+
+def plain_bce_loop(X, y, lam, eta, n_batch, n_epochs, seed, K=10):
+    """The spec's loop for the second loss, written plainly: p = sigmoid(s) from scratch
+    (1 / (1 + exp(-s)), fine for the moderate scores here), G = (p - Y) / (K n)."""
+    d, n = X.shape
+    W, b = model.init_params(K, d, seed)
+    rng = np.random.default_rng(seed)
+    Y = model.one_hot(y, K)
+    for _ in range(n_epochs):
+        perm = rng.permutation(n)
+        for j in range(n // n_batch):
+            idx = perm[j * n_batch : (j + 1) * n_batch]
+            P = 1 / (1 + np.exp(-(W @ X[:, idx] + b)))
+            G = (P - Y[:, idx]) / (K * idx.size)
+            W, b = W - eta * (G @ X[:, idx].T + 2 * lam * W), b - eta * G.sum(axis=1, keepdims=True)
+    return W, b
+
+
+@backends
+@pytest.mark.parametrize("dtype", [np.float64, np.float32])
+def test_bce_training_is_the_plain_bce_loop(backend, dtype):
+    X, y = learnable(dtype=dtype)
+    r = train(X, y, X, y, lam=0.1, eta=0.5, n_batch=20, n_epochs=3, seed=7, backend=backend,
+              loss="bce")  # fmt: skip
+    W_ref, b_ref = plain_bce_loop(X.astype(np.float64), y, 0.1, 0.5, 20, 3, 7)
+    tol = 1e-12 if dtype == np.float64 else 1e-5
+    assert r.W.dtype == dtype
+    assert np.allclose(r.W, W_ref, atol=tol) and np.allclose(r.b, b_ref, atol=tol)
+    last = r.history[-1]  # the history's loss is the BCE of the model
+    S = model.scores(r.W.astype(np.float64), r.b.astype(np.float64), X.astype(np.float64))
+    assert last["train_loss"] == pytest.approx(model.binary_cross_entropy(S, y), rel=10 * tol)
+    assert last["train_accuracy"] == model.accuracy(S, y) > 0.5
+
+
+@backends
+def test_bce_stays_finite_where_scores_are_huge(backend):
+    """Scores in the thousands: the log-sigmoid form has no log(0) and no overflow."""
+    X, y = learnable()
+    r = train(1000 * X, y, 1000 * X, y, lam=0.0, eta=5.0, n_batch=20, n_epochs=2, seed=1,
+              backend=backend, loss="bce", diverge_factor=1e9)  # fmt: skip
+    S = model.scores(r.W, r.b, 1000 * X)
+    assert np.abs(S).max() > 1000
+    assert all(np.isfinite(h["train_loss"]) and np.isfinite(h["val_loss"]) for h in r.history)
+    assert r.diverged_epoch is None and np.all(np.isfinite(r.W))
+
+
+def test_an_unknown_loss_is_refused():
+    X, y = learnable(n=30)
+    with pytest.raises(ValueError, match="loss must be one of"):
+        train(X, y, X, y, lam=0.0, eta=0.1, n_batch=10, n_epochs=1, loss="hinge")

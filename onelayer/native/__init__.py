@@ -216,8 +216,20 @@ def scores(W, b, XT, rows=None, affine=None, variant=None) -> np.ndarray:
     return S
 
 
-def gradients(W, b, XT, y, lam: float, rows=None, affine=None, variant=None):
-    """dJ/dW (K x d) and dJ/db (K) on the batch ``rows`` of X^T (all images when None)."""
+LOSSES = ("softmax", "bce")
+
+
+def _bce(loss: str) -> bool:
+    """Whether ``loss`` is multiple binary cross-entropy; ValueError if it is neither loss."""
+    if loss not in LOSSES:
+        raise ValueError(f"loss must be one of {LOSSES}, got {loss!r}")
+    return loss == "bce"
+
+
+def gradients(W, b, XT, y, lam: float, rows=None, affine=None, variant=None, loss="softmax"):
+    """dJ/dW (K x d) and dJ/db (K) on the batch ``rows`` of X^T (all images when None), for
+    ``loss`` softmax + cross-entropy or sigmoid + multiple binary cross-entropy ("bce")."""
+    bce = _bce(loss)
     pb = _Problem(W, b, XT, y, affine, variant=variant)
     rows = np.arange(pb.n) if rows is None else rows
     rows = _indices("rows", rows, pb.n, "images of X")
@@ -225,29 +237,32 @@ def gradients(W, b, XT, y, lam: float, rows=None, affine=None, variant=None):
         raise ValueError("rows must name at least one image: a batch cannot be empty")
     dW, db = np.empty_like(pb.W), np.empty_like(pb.b)
     pb.fn("gradients")(*pb.head(), _p(rows), _p(pb.y), rows.size, pb.d, pb.K, float(lam),
-                       _p(dW), _p(db))  # fmt: skip
+                       _p(dW), _p(db), bce)  # fmt: skip
     return dW, db
 
 
 def sgd_epoch(W, b, XT, y, perm, n_batch: int, eta: float, lam: float, affine=None,
-              variant=None) -> None:  # fmt: skip
+              variant=None, loss="softmax") -> None:  # fmt: skip
     """One epoch of mini-batch gradient descent on the batches perm[0:n_batch], ...; updates
     W and b in place (a remainder shorter than n_batch is dropped)."""
+    bce = _bce(loss)
     pb = _Problem(W, b, XT, y, affine, write_params=True, variant=variant)
     perm = _indices("perm", perm, pb.n, "images of X")
     if isinstance(n_batch, bool) or not isinstance(n_batch, (int, np.integer)) or n_batch < 1:
         raise ValueError(f"n_batch must be an integer >= 1, got {n_batch!r}")
     pb.fn("sgd_epoch")(*pb.head(), _p(pb.y), _p(perm), perm.size, pb.d, pb.K, int(n_batch),
-                       float(eta), float(lam))  # fmt: skip
+                       float(eta), float(lam), bce)  # fmt: skip
 
 
-def loss_and_accuracy(W, b, XT, y, affine=None, variant=None) -> tuple[float, float]:
-    """(mean cross-entropy, accuracy) of (W, b) on every image of X^T."""
+def loss_and_accuracy(W, b, XT, y, affine=None, variant=None, loss="softmax"):
+    """(mean loss, accuracy) of (W, b) on every image of X^T: cross-entropy, or with
+    ``loss="bce"`` multiple binary cross-entropy."""
+    bce = _bce(loss)
     pb = _Problem(W, b, XT, y, affine, variant=variant)
     if pb.y is None or pb.n == 0:
         raise ValueError("X must hold at least one image, with its labels y")
     out = np.zeros(2)
-    pb.fn("evaluate")(*pb.head(), _p(pb.y), pb.d, pb.K, _p(out))
+    pb.fn("evaluate")(*pb.head(), _p(pb.y), pb.d, pb.K, _p(out), bce)
     return float(out[0] / pb.n), float(out[1] / pb.n)
 
 

@@ -95,9 +95,10 @@ static PyObject* done(int status) {
         long long ldx, n, m, d;                                                                    \
         int K, status;                                                                             \
         double lam;                                                                                \
+        int bce;                                                                                   \
         (void)self;                                                                                \
-        if (!PyArg_ParseTuple(args, "KKKLLKKKKLLidKK", &W, &b, &X, &ldx, &n, &scale, &shift,     \
-                              &rows, &y, &m, &d, &K, &lam, &dW, &db))                              \
+        if (!PyArg_ParseTuple(args, "KKKLLKKKKLLidKKp", &W, &b, &X, &ldx, &n, &scale, &shift,    \
+                              &rows, &y, &m, &d, &K, &lam, &dW, &db, &bce))                        \
             return NULL;                                                                           \
         if (check_shape(d, K, ldx, n) || check_range("m (images)", m, 0, INT64_MAX / 64))        \
             return NULL;                                                                           \
@@ -106,7 +107,7 @@ static PyObject* done(int status) {
             return NULL;                                                                           \
         Py_BEGIN_ALLOW_THREADS status = PASTE(ol_gradients_, SUF)(                                 \
             (const T*)W, (const T*)b, (const XT*)X, ldx, (const T*)scale, (const T*)shift,         \
-            (const int64_t*)rows, (const int64_t*)y, m, d, K, (T)lam, (T*)dW, (T*)db);             \
+            (const int64_t*)rows, (const int64_t*)y, m, d, K, (T)lam, (T*)dW, (T*)db, bce);        \
         Py_END_ALLOW_THREADS return done(status);                                                  \
     }                                                                                              \
     static PyObject* PASTE(py_sgd_epoch_, SUF)(PyObject* self, PyObject* args) {                   \
@@ -114,9 +115,10 @@ static PyObject* done(int status) {
         long long ldx, n, nperm, d, nbatch;                                                        \
         int K, status;                                                                             \
         double eta, lam;                                                                           \
+        int bce;                                                                                   \
         (void)self;                                                                                \
-        if (!PyArg_ParseTuple(args, "KKKLLKKKKLLiLdd", &W, &b, &X, &ldx, &n, &scale, &shift, &y, \
-                              &perm, &nperm, &d, &K, &nbatch, &eta, &lam))                         \
+        if (!PyArg_ParseTuple(args, "KKKLLKKKKLLiLddp", &W, &b, &X, &ldx, &n, &scale, &shift, &y,\
+                              &perm, &nperm, &d, &K, &nbatch, &eta, &lam, &bce))                   \
             return NULL;                                                                           \
         if (check_shape(d, K, ldx, n) || check_range("nperm (images)", nperm, 0, INT64_MAX / 64)  \
             || check_range("n_batch", nbatch, 1, INT64_MAX / 64))                                 \
@@ -126,21 +128,22 @@ static PyObject* done(int status) {
             return NULL;                                                                           \
         Py_BEGIN_ALLOW_THREADS status = PASTE(ol_sgd_epoch_, SUF)(                                 \
             (T*)W, (T*)b, (const XT*)X, ldx, (const T*)scale, (const T*)shift, (const int64_t*)y,  \
-            (const int64_t*)perm, nperm, d, K, nbatch, (T)eta, (T)lam);                            \
+            (const int64_t*)perm, nperm, d, K, nbatch, (T)eta, (T)lam, bce);                       \
         Py_END_ALLOW_THREADS return done(status);                                                  \
     }                                                                                              \
     static PyObject* PASTE(py_evaluate_, SUF)(PyObject* self, PyObject* args) {                    \
         addr W, b, X, scale, shift, y, out;                                                        \
         long long ldx, n, d;                                                                       \
-        int K, status;                                                                             \
+        int K, status, bce;                                                                        \
         (void)self;                                                                                \
-        if (!PyArg_ParseTuple(args, "KKKLLKKKLiK", &W, &b, &X, &ldx, &n, &scale, &shift, &y, &d,  \
-                              &K, &out))                                                           \
+        if (!PyArg_ParseTuple(args, "KKKLLKKKLiKp", &W, &b, &X, &ldx, &n, &scale, &shift, &y, &d, \
+                              &K, &out, &bce))                                                     \
             return NULL;                                                                           \
         if (check_shape(d, K, ldx, n) || check_labels((const int64_t*)y, NULL, n, K)) return NULL; \
         Py_BEGIN_ALLOW_THREADS status =                                                            \
             PASTE(ol_evaluate_, SUF)((const T*)W, (const T*)b, (const XT*)X, ldx, (const T*)scale, \
-                                     (const T*)shift, (const int64_t*)y, n, d, K, (double*)out);   \
+                                     (const T*)shift, (const int64_t*)y, n, d, K, (double*)out,    \
+                                     bce);                                                         \
         Py_END_ALLOW_THREADS return done(status);                                                  \
     }
 

@@ -12,6 +12,7 @@ from onelayer.cifar10 import FOLDER, MEMBERS
 from onelayer.errors import RunNameError
 from onelayer.improve import ablation_settings, ablation_steps, grid_frame, point_settings
 from onelayer.naming import parse_run, run_name
+from onelayer.schedule import own_keys
 from snakemake.utils import Paramspace
 
 # YAML 1.1 reads 1e-3 (no dot) as a string; take such a string as the number it spells.
@@ -39,6 +40,11 @@ _ablation = (config.get("experiments") or {}).get("ablation") or {}
 _numbers([_ablation.get("base"), *(_ablation.get("steps") or {}).values()], ["lam", "eta", "flip"])
 
 validate(config, schema="../schemas/config.schema.yaml")
+# a --configfile's schedule merges key by key into config.yaml's: keep only its kind's keys
+for _train in [config["train"], config["experiments"]["train"], config["experiments"]["ablation"]["base"],
+               *config["experiments"]["ablation"]["steps"].values()]:  # fmt: skip
+    if "schedule" in _train:
+        _train["schedule"] = own_keys(_train["schedule"])
 
 # Jobs import the onelayer package from this checkout even where it is not installed (as in
 # the --use-conda environments, which hold only its dependencies). Each job's own Snakemake,
@@ -118,7 +124,36 @@ def improve_report_inputs():
         "best": "results/improve/best.json",
         "ablation": "results/improve/ablation.csv",
         "grid": "results/improve/grid.csv",
+        "losses": "results/losses/comparison.md",
     }
+
+
+LOSS_RUNS = [(s, l) for s in ("report", "improved") for l in ("softmax", "bce")]
+
+
+def losses_targets():
+    """What `snakemake losses` makes: the comparison of the two losses."""
+    return [
+        f"results/losses/{f}"
+        for f in ("comparison.csv", "comparison.md", "histograms.png", "curves.png")
+    ]
+
+
+def report_train():
+    """The training keys of the report's runs (config's train section, without threads)."""
+    return {k: v for k, v in config["train"].items() if k != "threads"}
+
+
+def loss_run_inputs(wildcards):
+    """A loss run's data, and what its settings are chosen from: BCE's eta candidates in the
+    report's setting, the grid's table in the improved one."""
+    if wildcards.setting == "report":
+        out = {"data": DATA}
+        if wildcards.loss == "bce":
+            etas = config["losses"]["bce_etas"]
+            out["candidates"] = [f"results/losses/report/bce_eta~{e:g}/metrics.json" for e in etas]
+        return out
+    return {"data": DATA_ALL, "grid": "results/improve/grid.csv"}
 
 
 def report_best():
@@ -146,5 +181,5 @@ def all_targets():
         "results/report.md",
         *rules.overview_figures.output,
         *[f"{d}/{f}.png" for d in run_dirs() for f in ("curves", "weights")],
-        *(improve_targets() if config["improvements"] else []),
+        *(improve_targets() + losses_targets() if config["improvements"] else []),
     ]

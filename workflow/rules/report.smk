@@ -96,7 +96,7 @@ rule report_md:
         overview=rules.overview_figures.output,
         summary=rules.summary.output.md,
         gradcheck=rules.gradcheck.output.md,
-        improve=improve_targets() if config["improvements"] else [],
+        improve=improve_targets() + losses_targets() if config["improvements"] else [],
     output:
         report="results/report.md",
     log:

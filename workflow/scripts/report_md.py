@@ -6,7 +6,7 @@ from onelayer.logs import run_logged
 from onelayer.report import write_report
 from onelayer.runs import load_run
 
-IMPROVE = ("best", "ablation", "grid")  # inputs with config improvements: true
+IMPROVE = ("best", "ablation", "grid", "losses")  # inputs with config improvements: true
 
 run_logged(
     snakemake.log[0],
