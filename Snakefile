@@ -10,6 +10,7 @@
 # results/improve/grid/lam~{lam}_eta~{eta}_nbatch~{n}/  `snakemake improve`: one run per grid point
 # results/improve/grid.csv                   one row per point: validation and test accuracy
 # results/improve/best/, best.json           the best point on validation, retrained on train + val
+# results/improve/ablation/{step}/, ablation.csv   the report's best setting, each improvement alone, all
 # results/losses/{report,improved}/{softmax,bce}/  `snakemake losses`: the two losses compared
 # results/losses/comparison.{csv,md}, histograms.png, curves.png
 # results/gradcheck/gradcheck.{csv,md}       analytic gradients vs PyTorch and finite differences

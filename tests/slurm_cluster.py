@@ -53,7 +53,7 @@ def _memory_mb() -> int:
 
 SLURM_CONF = """\
 ClusterName=onelayer-test
-SlurmctldHost={host}
+SlurmctldHost={host}(127.0.0.1)
 SlurmctldPort={ctld_port}
 SlurmdPort={d_port}
 SlurmUser=root
@@ -78,7 +78,7 @@ SelectTypeParameters=CR_Core_Memory
 ReturnToService=2
 MinJobAge=600
 SchedulerType=sched/backfill
-NodeName={host} CPUs={cpus} RealMemory={mem} State=UNKNOWN
+NodeName={host} NodeAddr=127.0.0.1 CPUs={cpus} RealMemory={mem} State=UNKNOWN
 PartitionName=debug Nodes={host} Default=YES MaxTime=INFINITE State=UP
 """
 
