@@ -118,7 +118,8 @@ def test_improvements_true_puts_them_in_the_default_target_and_the_report(tmp_pa
     snakemake(wd, "--cores", "2", "--configfile", config, "--config", "improvements=true")
     report = (wd / "results" / "report.md").read_text()
     best = json.loads((wd / "results" / "improve" / "best.json").read_text())
-    assert "## 5 Beyond the report" in report and "## 6 Configuration" in report
+    assert "## 5 Beyond the report" in report and "## 7 Configuration" in report
+    assert "## 6 Two losses" in report and "BCE reaches " in report  # the losses, too
     assert f"test accuracy {best['test_accuracy']:.2f} %** (the report's best " in report
     assert f"the report's best {best['report_test_accuracy']:.2f} %, " in report
     assert "the best published 42.32 %" in report

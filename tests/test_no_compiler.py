@@ -27,7 +27,12 @@ def install_without_compiler(tmp_path_factory):
     shutil.copytree(REPO / "onelayer", src / "onelayer",
                     ignore=shutil.ignore_patterns("__pycache__", "*.so"))  # fmt: skip
     env = {k: v for k, v in os.environ.items() if k not in ("CC", "CXX", "LDSHARED")}
-    env["PATH"] = os.path.dirname(sys.executable)  # python, pip, snakemake: no cc, no gcc
+    # python, pip, snakemake, and `which` alone: snakemake-executor-plugin-slurm 2.8.0 runs
+    # `which sacct` when Snakemake imports it, and Snakemake dies without a `which`
+    tools = tmp / "bin"
+    tools.mkdir()
+    (tools / "which").symlink_to(shutil.which("which"))
+    env["PATH"] = os.pathsep.join([os.path.dirname(sys.executable), str(tools)])  # no cc, no gcc
     assert (
         shutil.which("gcc", path=env["PATH"]) is None
         and shutil.which("cc", path=env["PATH"]) is None

@@ -119,7 +119,8 @@ def test_failed_gradient_check_stops_the_pipeline_before_training(tmp_path, tiny
     proc = snakemake(wd, "--cores", "2", "--configfile", str(write_config(wd, config)), check=False)
     assert proc.returncode != 0
     assert re.search(
-        r"gradient check failed:\s+case 'small', numpy code, torch, dW: max abs diff", proc.out
+        r"gradient check failed:\s+case 'small', softmax loss, numpy code, torch, dW: max abs",
+        proc.out,
     )
     assert "Traceback (most recent call last)" not in proc.out
     assert not (wd / "results/gradcheck/gradcheck.csv").exists()
