@@ -12,8 +12,10 @@ start if another slurm.conf is there).
 from __future__ import annotations
 
 import contextlib
+import ctypes
 import os
 import shutil
+import signal
 import socket
 import subprocess
 import time
@@ -30,9 +32,26 @@ def missing() -> str | None:
     absent = [d for d in DAEMONS if shutil.which(d) is None and not Path("/usr/sbin", d).exists()]
     if absent:
         return f"not installed: {', '.join(absent)} (Debian: apt-get install slurm-wlm munge)"
+    if DEFAULT_CONF.is_symlink() and _stale(DEFAULT_CONF.readlink()):
+        DEFAULT_CONF.unlink()  # left by a test cluster killed with its test
     if DEFAULT_CONF.exists() or DEFAULT_CONF.is_symlink():
         return f"{DEFAULT_CONF} exists: this machine has a SLURM set-up the test leaves alone"
     return None
+
+
+def _stale(target: Path) -> bool:
+    """Whether ``target`` (where /etc/slurm/slurm.conf links) is a test cluster's file whose
+    daemons are gone: gone itself, or ours with nothing running from its folder."""
+    if not target.exists():
+        return True
+    ours = target.read_text(errors="replace").startswith("ClusterName=onelayer-test\n")
+    return ours and not running(root=target.parent)
+
+
+def _die_with_parent() -> None:
+    """In a daemon's child process before exec: SIGTERM when the test process ends, even
+    killed, so that no daemon outlives it (Linux prctl PR_SET_PDEATHSIG)."""
+    ctypes.CDLL(None, use_errno=True).prctl(1, signal.SIGTERM)
 
 
 def _exe(name: str) -> str:
@@ -117,11 +136,13 @@ def one_node_cluster(root: Path):
             [_exe("munged"), "--foreground", "--force", f"--key-file={key}",
              f"--socket={m}/munge.socket", f"--pid-file={m}/munged.pid",
              f"--log-file={m}/munged.log", f"--seed-file={m}/munged.seed"],
-            stdout=subprocess.DEVNULL, stderr=subprocess.STDOUT))  # fmt: skip
+            stdout=subprocess.DEVNULL, stderr=subprocess.STDOUT,
+            preexec_fn=_die_with_parent))  # fmt: skip
         _wait(lambda: (m / "munge.socket").exists(), "munged did not open its socket")
         for daemon in ("slurmctld", "slurmd"):
             procs.append(subprocess.Popen([_exe(daemon), "-D", "-f", str(conf)], env=env,
-                                          stdout=subprocess.DEVNULL, stderr=subprocess.STDOUT))  # fmt: skip
+                                          stdout=subprocess.DEVNULL, stderr=subprocess.STDOUT,
+                                          preexec_fn=_die_with_parent))  # fmt: skip
 
         def node_idle():
             for p in procs:
