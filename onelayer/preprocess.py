@@ -185,5 +185,7 @@ def _map_member(path: str, raw, info: zipfile.ZipInfo):
         raise ValueError(f"{path}: {info.filename} holds Python objects, which are refused")
     if int(np.prod(shape)) * dtype.itemsize < 1 << 20:  # small: reading is as cheap
         return None
+    if raw.tell() % dtype.alignment:  # a file written by np.savez (before write_npz aligned)
+        return None
     return np.memmap(path, dtype=dtype, mode="r", offset=raw.tell(), shape=shape,
                      order="F" if fortran else "C")  # fmt: skip

@@ -136,3 +136,33 @@ def test_loading_maps_the_large_arrays_read_only_and_gives_the_same_numbers(tmp_
     other = load_processed(tmp_path / "c.npz")
     assert np.array_equal(other["X_train"], read["X_train"])
     assert not isinstance(other["X_train"], np.memmap)
+
+
+def test_every_mapped_array_is_aligned_and_a_misaligned_file_is_read(tmp_path):
+    """write_npz puts each array on a 64-byte boundary of the file, so the maps are aligned
+    (the native kernels refuse misaligned float arrays); a file from np.savez, whose members
+    fall anywhere, is read where a member is misaligned, never mapped misaligned."""
+    import zipfile
+
+    from onelayer import native
+    from onelayer.atomic import write_npz
+
+    rng = np.random.default_rng(4)
+    arrays = {"a": np.arange(3, dtype=np.uint8), "X_train": rng.normal(size=(300, 1000)).astype(
+        np.float32), "Z": rng.normal(size=(257, 1024))}  # fmt: skip
+    write_npz(tmp_path / "w.npz", **arrays)
+    with zipfile.ZipFile(tmp_path / "w.npz") as zf:
+        assert all(i.compress_type == zipfile.ZIP_STORED for i in zf.infolist())
+    mapped = load_processed(tmp_path / "w.npz")
+    for k in ("X_train", "Z"):
+        assert isinstance(mapped[k], np.memmap) and mapped[k].ctypes.data % 64 == 0, k
+        assert np.array_equal(mapped[k], arrays[k])
+    # the native kernels take the mapped features as they are
+    W, b = np.zeros((10, 1000), np.float32), np.zeros(10, np.float32)
+    if native.available():
+        assert native.scores(W, b, np.ascontiguousarray(mapped["X_train"])).shape == (300, 10)
+    # np.savez after a 3-byte member: the next one is misaligned in the file
+    with open(tmp_path / "s.npz", "wb") as f:
+        np.savez(f, a=arrays["a"], X_train=arrays["X_train"])
+    old = load_processed(tmp_path / "s.npz")
+    assert old["X_train"].flags.aligned and np.array_equal(old["X_train"], arrays["X_train"])
