@@ -14,7 +14,7 @@ from pathlib import Path
 
 import pandas as pd
 
-from onelayer.atomic import atomic_path, write_json
+from onelayer.atomic import write_csv, write_json
 
 GRID_KEYS = {"lam": "lam", "eta": "eta", "nbatch": "n_batch"}  # Paramspace column -> train key
 GRID_COLUMNS = ["point", "lam", "eta", "n_batch", "status", "val_accuracy", "test_accuracy",
@@ -50,8 +50,7 @@ def grid_table(metrics_paths: list, out_csv) -> pd.DataFrame:
             "final_val_loss": m["final_val_loss"], "train_seconds": m["train_seconds"],
         })  # fmt: skip
     table = pd.DataFrame(rows, columns=GRID_COLUMNS)
-    with atomic_path(out_csv) as tmp:
-        table.to_csv(tmp, index=False)
+    write_csv(out_csv, table)
     return table
 
 
@@ -125,6 +124,5 @@ def ablation_table(steps: list[str], data: list[str], metrics_paths: list, out_c
     base = table.loc[table["step"] == "base", "test_accuracy"]
     if len(base) == 1 and base.notna().all():
         table["test_gain"] = (table["test_accuracy"] - base.iloc[0]).round(4)
-    with atomic_path(out_csv) as tmp:
-        table.to_csv(tmp, index=False)
+    write_csv(out_csv, table)
     return table

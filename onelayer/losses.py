@@ -18,7 +18,7 @@ import numpy as np
 import pandas as pd
 
 from onelayer import model
-from onelayer.atomic import atomic_path, write_text
+from onelayer.atomic import write_csv, write_text
 from onelayer.preprocess import load_processed
 
 SETTINGS = ("report", "improved")
@@ -64,8 +64,7 @@ def comparison(runs: dict, out_csv) -> pd.DataFrame:
             else round(m["final_val_loss"] - history_train, 6),
         })  # fmt: skip
     table = pd.DataFrame(rows, columns=COMPARISON_COLUMNS)
-    with atomic_path(out_csv) as tmp:
-        table.to_csv(tmp, index=False)
+    write_csv(out_csv, table)
     return table
 
 

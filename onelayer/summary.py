@@ -7,7 +7,7 @@ import math
 
 import pandas as pd
 
-from onelayer.atomic import atomic_path, write_text
+from onelayer.atomic import write_csv, write_text
 from onelayer.naming import run_name
 
 COLUMNS = [
@@ -63,7 +63,6 @@ def markdown(table: pd.DataFrame) -> str:
 def write_summary(metrics_paths: list, reference: list[dict], csv_path, md_path) -> pd.DataFrame:
     metrics = [json.loads(open(p).read()) for p in metrics_paths]
     table = summary_table(metrics, reference)
-    with atomic_path(csv_path) as tmp:
-        table.to_csv(tmp, index=False)
+    write_csv(csv_path, table)
     write_text(md_path, markdown(table))
     return table
