@@ -106,13 +106,12 @@ def finding(table: pd.DataFrame) -> str:
 
 
 def comparison_markdown(table: pd.DataFrame) -> str:
+    from onelayer.report import markdown_table
+
     cols = ["setting", "loss", "eta", "lam", "val_accuracy", "test_accuracy", "final_train_loss",
             "final_val_loss", "loss_gap"]  # fmt: skip
-    lines = ["| " + " | ".join(cols) + " |", "|" + "---|" * len(cols)]
-    for r in table[cols].itertuples(index=False):
-        lines.append("| " + " | ".join(f"{v:.4g}" if isinstance(v, float) else str(v)
-                                       for v in r) + " |")  # fmt: skip
-    return "\n".join(lines) + "\n"
+    fmt = lambda v: f"{v:.4g}" if isinstance(v, float) else str(v)  # noqa: E731
+    return "\n".join(markdown_table(table[cols], fmt)) + "\n"
 
 
 def write_comparison(runs: dict, data_paths: dict, out_csv, out_md, histograms_png,

@@ -22,9 +22,12 @@ def _md_title(run: dict) -> str:
     return run_title(run["lam"], run["eta"], run.get("diverged_epoch"))
 
 
-def _table(frame: pd.DataFrame) -> list[str]:
-    cells = frame.astype(object).where(frame.notna(), "")
-    rows = [list(frame.columns), ["---"] * len(frame.columns), *cells.values.tolist()]
+def markdown_table(frame: pd.DataFrame, fmt=str) -> list[str]:
+    """The rows of a markdown table of ``frame``: its columns as the head, each cell as
+    ``fmt`` writes it, an empty cell for a missing value."""
+    cells = frame.astype(object).where(frame.notna(), None).values.tolist()
+    body = [["" if c is None else fmt(c) for c in row] for row in cells]
+    rows = [list(frame.columns), ["---"] * len(frame.columns), *body]
     return ["| " + " | ".join(str(c) for c in row) + " |" for row in rows]
 
 
@@ -48,13 +51,13 @@ def improvements_markdown(best: dict, ablation: pd.DataFrame, grid: pd.DataFrame
         "",
         "### Ablation: the report's best setting, each improvement alone, all together",
         "",
-        *_table(ablation[["step", "data", "train_images", "val_accuracy", "test_accuracy",
+        *markdown_table(ablation[["step", "data", "train_images", "val_accuracy", "test_accuracy",
                           "test_gain"]]),  # fmt: skip
         "",
         f"### Grid: {len(grid)} points, the five best on validation "
         "([grid.csv](improve/grid.csv))",
         "",
-        *_table(top[["point", "status", "val_accuracy", "test_accuracy"]]),
+        *markdown_table(top[["point", "status", "val_accuracy", "test_accuracy"]]),
         "",
         "![grid heatmap](improve/grid_heatmap.png)",
         "",
@@ -70,8 +73,10 @@ def improvements_markdown(best: dict, ablation: pd.DataFrame, grid: pd.DataFrame
 
 def report_markdown(
     runs: list[dict], summary_md: str, gradcheck_md: str | None, config: dict,
-    improve: dict | None = None,
+    improve: dict | None = None, losses_md: str | None = None,
 ) -> str:  # fmt: skip
+    """The page; with ``improve`` (best, ablation, grid: ``improvements_markdown``'s
+    arguments) and ``losses_md`` (results/losses/comparison.md) the experiments' sections."""
     parts = [
         "# DD2424 Assignment 1, reproduced",
         "",
@@ -107,10 +112,9 @@ def report_markdown(
         "",
     ]
     if improve is not None:
-        losses = improve.pop("losses", None)
         parts += improvements_markdown(**improve)
         parts += ["## 6 Two losses: softmax and binary cross-entropy (bonus 2.2)", "",
-                  losses.split("\n", 1)[1].strip() if losses else "(not run)", "",
+                  losses_md.split("\n", 1)[1].strip() if losses_md else "(not run)", "",
                   "![histograms](losses/histograms.png)", "", "![loss curves](losses/curves.png)",
                   "", "*The probability of the true class over the test images, and the loss "
                   "curves, of each loss in each setting ([comparison.csv](losses/comparison.csv)).*",
@@ -131,11 +135,12 @@ def write_report(runs: list[dict], summary_md_path, gradcheck_md_path, config: d
     """``improve_paths``: best.json, ablation.csv, grid.csv and the losses' comparison.md of
     the experiments, or None."""
     gradcheck = Path(gradcheck_md_path).read_text() if gradcheck_md_path else None
-    improve = None
+    improve = losses = None
     if improve_paths:
         improve = {"best": json.loads(Path(improve_paths["best"]).read_text()),
                    "ablation": pd.read_csv(improve_paths["ablation"]),
-                   "grid": pd.read_csv(improve_paths["grid"]),
-                   "losses": Path(improve_paths["losses"]).read_text()}  # fmt: skip
-    text = report_markdown(runs, Path(summary_md_path).read_text(), gradcheck, config, improve)
+                   "grid": pd.read_csv(improve_paths["grid"])}  # fmt: skip
+        losses = Path(improve_paths["losses"]).read_text()
+    text = report_markdown(runs, Path(summary_md_path).read_text(), gradcheck, config, improve,
+                           losses)  # fmt: skip
     write_text(out, text)
