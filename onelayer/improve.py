@@ -72,7 +72,7 @@ def best_summary(choice: dict, train: dict, retrained_metrics, out_json,
     grid) and the test accuracy of the retrain on training + validation data (%), with the
     ``references`` to set it beside (the report's best, the best published)."""
     m = json.loads(Path(retrained_metrics).read_text())
-    out = {**{k: v for k, v in train.items() if k != "threads"}, **choice,
+    out = {**train, **choice,
            "test_accuracy": m["test_accuracy"], "train_images": m["train_images"],
            "status": m["status"], **(references or {})}  # fmt: skip
     write_json(out_json, out)
@@ -91,8 +91,9 @@ def ablation_steps(ablation: dict) -> list[str]:
 
 
 def ablation_settings(ablation: dict, step: str, train: dict) -> tuple[str, dict]:
-    """(data set, experiment.run's keyword arguments) of one ablation row: the train section,
-    then the base, then the step's keys (for "all": every step's, in config order)."""
+    """(data set, experiment.run's keyword arguments) of one ablation row: ``train`` (the
+    train section's keys but threads), then the base, then the step's keys (for "all": every
+    step's, in config order)."""
     steps = ablation["steps"]
     if step == "base":
         over = {}
@@ -102,7 +103,7 @@ def ablation_settings(ablation: dict, step: str, train: dict) -> tuple[str, dict
         over = steps[step]
     else:
         raise ValueError(f"no ablation step {step!r}: the steps are {ablation_steps(ablation)}")
-    settings = {**{k: v for k, v in train.items() if k != "threads"}, **ablation["base"], **over}
+    settings = {**train, **ablation["base"], **over}
     return settings.pop("data", "report"), settings
 
 

@@ -141,15 +141,15 @@ def write_comparison(runs: dict, data_paths: dict, out_csv, out_md, histograms_p
 def run_settings(setting: str, loss: str, base: dict, candidates=None, grid=None,
                  bce_eta_scale: float = 10.0) -> dict:  # fmt: skip
     """experiment.run's keyword arguments of one run of the comparison. ``base``: the
-    setting's training keys with lam and eta (report) or without (improved). BCE in the
-    report's setting takes the best eta of its ``candidates`` (metrics.json paths); the
-    improved setting takes lam, eta and n_batch from the grid's best point (``grid``:
-    grid.csv), BCE with that eta times ``bce_eta_scale``."""
+    setting's training keys (threads apart) with lam and eta (report) or without (improved).
+    BCE in the report's setting takes the best eta of its ``candidates`` (metrics.json
+    paths); the improved setting takes lam, eta and n_batch from the grid's best point
+    (``grid``: grid.csv), BCE with that eta times ``bce_eta_scale``."""
     from onelayer.improve import best_point
 
     if setting not in SETTINGS or loss not in model.LOSSES:
         raise ValueError(f"no run {setting}/{loss}: settings {SETTINGS}, losses {model.LOSSES}")
-    out = {**{k: v for k, v in base.items() if k != "threads"}, "loss": loss}
+    out = {**base, "loss": loss}
     if setting == "report" and loss == "bce":
         out["eta"] = best_eta(candidates)
     if setting == "improved":

@@ -84,10 +84,14 @@ DATA_ALL = "data/processed/cifar10_all.npz"
 GRID = Paramspace(grid_frame(config["experiments"]["grid"]), filename_params="*")
 
 
+def report_train():
+    """The training keys of the report's runs (config's train section, without threads)."""
+    return {k: v for k, v in config["train"].items() if k != "threads"}
+
+
 def experiment_train():
     """The training keys of the experiments: config's train section, then the experiments'."""
-    train = {**config["train"], **config["experiments"]["train"]}
-    return {k: v for k, v in train.items() if k != "threads"}
+    return {**report_train(), **config["experiments"]["train"]}
 
 
 def grid_point(wildcards):
@@ -102,46 +106,34 @@ ABLATION_STEPS = ablation_steps(ABLATION)
 
 def ablation_point(wildcards):
     """(data file, experiment.run's settings) of an ablation row, e.g. results/improve/ablation/flip/."""
-    kind, settings = ablation_settings(ABLATION, wildcards.step, config["train"])
+    kind, settings = ablation_settings(ABLATION, wildcards.step, report_train())
     return {"report": DATA, "all": DATA_ALL}[kind], settings
 
 
-def improve_targets():
-    """What `snakemake improve` makes: the grid, the ablation, the best setting, the figures."""
-    return [
-        "results/improve/grid.csv",
-        "results/improve/ablation.csv",
-        "results/improve/best.json",
-        "results/improve/grid_heatmap.png",
-        "results/improve/best/curves.png",
-        "results/improve/best/weights.png",
-    ]
+# What `snakemake improve` and `snakemake losses` make, by name: results/report.md reads the
+# best setting, the ablation, the grid and the losses' comparison.
+IMPROVE_OUTPUTS = {
+    "grid": "results/improve/grid.csv",
+    "ablation": "results/improve/ablation.csv",
+    "best": "results/improve/best.json",
+    "heatmap": "results/improve/grid_heatmap.png",
+    "best_curves": "results/improve/best/curves.png",
+    "best_weights": "results/improve/best/weights.png",
+}
+LOSSES_OUTPUTS = {
+    "losses_csv": "results/losses/comparison.csv",
+    "losses": "results/losses/comparison.md",
+    "histograms": "results/losses/histograms.png",
+    "loss_curves": "results/losses/curves.png",
+}
 
 
-def improve_report_inputs():
-    """The experiments' files results/report.md reads, by name."""
-    return {
-        "best": "results/improve/best.json",
-        "ablation": "results/improve/ablation.csv",
-        "grid": "results/improve/grid.csv",
-        "losses": "results/losses/comparison.md",
-    }
+def experiment_outputs():
+    """Both of the above where config improvements is true (the default target, the report)."""
+    return {**IMPROVE_OUTPUTS, **LOSSES_OUTPUTS} if config["improvements"] else {}
 
 
 LOSS_RUNS = [(s, l) for s in ("report", "improved") for l in ("softmax", "bce")]
-
-
-def losses_targets():
-    """What `snakemake losses` makes: the comparison of the two losses."""
-    return [
-        f"results/losses/{f}"
-        for f in ("comparison.csv", "comparison.md", "histograms.png", "curves.png")
-    ]
-
-
-def report_train():
-    """The training keys of the report's runs (config's train section, without threads)."""
-    return {k: v for k, v in config["train"].items() if k != "threads"}
 
 
 def loss_run_inputs(wildcards):
@@ -181,5 +173,5 @@ def all_targets():
         "results/report.md",
         *rules.overview_figures.output,
         *[f"{d}/{f}.png" for d in run_dirs() for f in ("curves", "weights")],
-        *(improve_targets() + losses_targets() if config["improvements"] else []),
+        *experiment_outputs().values(),
     ]

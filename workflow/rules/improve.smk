@@ -26,9 +26,7 @@ rule improve_grid_point:
     params:
         lam=lambda wc: grid_point(wc)["lam"],
         eta=lambda wc: grid_point(wc)["eta"],
-        train=lambda wc: {
-            k: v for k, v in grid_point(wc).items() if k not in ("lam", "eta", "threads")
-        },
+        train=lambda wc: {k: v for k, v in grid_point(wc).items() if k not in ("lam", "eta")},
     script:
         "../scripts/train.py"
 
@@ -142,7 +140,7 @@ rule improve_ablation_table:
         "../envs/onelayer.yaml"
     params:
         steps=ABLATION_STEPS,
-        data=[ablation_settings(ABLATION, s, config["train"])[0] for s in ABLATION_STEPS],
+        data=[ablation_settings(ABLATION, s, report_train())[0] for s in ABLATION_STEPS],
     script:
         "../scripts/ablation_table.py"
 
@@ -186,4 +184,4 @@ rule improve_figures:
 
 rule improve:
     input:
-        improve_targets(),
+        IMPROVE_OUTPUTS.values(),

@@ -98,4 +98,4 @@ rule losses_compare:
 
 rule losses:
     input:
-        losses_targets(),
+        LOSSES_OUTPUTS.values(),

@@ -90,13 +90,12 @@ rule overview_figures:
 
 rule report_md:
     input:
-        **(improve_report_inputs() if config["improvements"] else {}),
+        **experiment_outputs(),
         metrics=[f"{d}/metrics.json" for d in run_dirs()],
         figures=[f"{d}/{f}.png" for d in run_dirs() for f in ("curves", "weights")],
         overview=rules.overview_figures.output,
         summary=rules.summary.output.md,
         gradcheck=rules.gradcheck.output.md,
-        improve=improve_targets() + losses_targets() if config["improvements"] else [],
     output:
         report="results/report.md",
     log:

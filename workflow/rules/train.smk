@@ -19,6 +19,6 @@ rule train:
     params:
         lam=lambda wc: run_params(wc)[0],
         eta=lambda wc: run_params(wc)[1],
-        train={k: v for k, v in config["train"].items() if k != "threads"},
+        train=report_train(),
     script:
         "../scripts/train.py"
