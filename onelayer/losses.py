@@ -124,12 +124,10 @@ def write_comparison(runs: dict, data_paths: dict, out_csv, out_md, histograms_p
 
     loaded = {key: load_run(folder) for key, folder in runs.items()}
     table = comparison({k: r["metrics"] for k, r in loaded.items()}, out_csv)
-    truth = {}
-    for (setting, loss), folder in runs.items():
-        data = load_processed(data_paths[setting])
-        with np.load(Path(folder) / "model.npz") as f:
-            truth[(setting, loss)] = probability_of_truth(f["W"], f["b"], data["X_test"],
-                                                          data["y_test"], loss)  # fmt: skip
+    tests = {s: load_processed(path) for s, path in data_paths.items()}  # once per data set
+    truth = {(setting, loss): probability_of_truth(r["W"], r["b"], tests[setting]["X_test"],
+                                                   tests[setting]["y_test"], loss)
+             for (setting, loss), r in loaded.items()}  # fmt: skip
     plots.truth_histograms(truth, histograms_png)
     plots.loss_curves({k: r["history"] for k, r in loaded.items()}, curves_png)
     text = ("# Two losses: softmax + cross-entropy and sigmoid + binary cross-entropy\n\n"

@@ -13,7 +13,7 @@ def load_run(run_dir: str | Path) -> dict:
     run_dir = Path(run_dir)
     metrics = json.loads((run_dir / "metrics.json").read_text())
     with np.load(run_dir / "model.npz", allow_pickle=False) as f:
-        W = f["W"]
+        W, b = f["W"], f["b"]
     return {
         "name": run_dir.name,
         "lam": metrics["lam"],
@@ -22,6 +22,7 @@ def load_run(run_dir: str | Path) -> dict:
         "metrics": metrics,
         "history": pd.read_csv(run_dir / "history.csv"),
         "W": W,
+        "b": b,
     }
 
 
