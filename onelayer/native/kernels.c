@@ -15,9 +15,11 @@
  *
  * Speed (measured with benchmarks/bench_kernels.py): the batch's images are read straight from
  * X, no gather; W is packed so the K rows of each 2 KB block sit together and stay in L1; each
- * block serves two images at a time with 2K vector accumulators, while the next images are
+ * block serves two images at a time with 2K vector accumulators (one image with K, where
+ * registers are few and FMA missing: see SCORE_PAIRS below), while the next images are
  * prefetched into L2; the gradient G^T X_B runs over two vectors of columns for all images of
- * the batch, again with 2K accumulators; denormal numbers are flushed while a kernel runs.
+ * the batch, again with 2K accumulators (or one vector, from a copy of the batch's columns:
+ * GRAD_NV, PACK_X); denormal numbers are flushed while a kernel runs.
  * Reading bytes instead of float32 features cuts an evaluation by about 40% and a training epoch
  * by about 25% here (README, "Speed"). Vectors are GCC/Clang vector extensions: 64-byte logical
  * vectors fix the order of additions, and each build computes them in its own registers (PVB,
@@ -53,29 +55,60 @@
  * increasing j, and the lanes are added in order 0, 1, ... at the end. Each build runs that
  * arithmetic on its own registers: a logical vector is NP physical vectors of PVB bytes, and the
  * classes of a block are taken KB at a time (SCORE_KB in the scores, GRAD_KB in the gradient),
- * so the accumulators fit the register file without spilling. Splitting a sum by lanes or by
- * classes changes no lane's sequence of operations, so every build with FMA gives the same bits
- * (GCC contracts a * b + c into one FMA the same way on every target); one without FMA rounds
- * each product and differs in the last bits. */
+ * so the accumulators fit the register file without spilling. Splitting a sum by lanes, by
+ * classes or by images changes no lane's sequence of operations, so every build with FMA gives
+ * the same bits (GCC contracts a * b + c into one FMA the same way on every target); one without
+ * FMA rounds each product and differs in the last bits.
+ *
+ * How each build spends its registers and ports (none of it changes an order of additions):
+ * SCORE_PAIRS: the scores take two images per pass over W (each W vector loaded once for both)
+ * or one (each pixel converted to T once for all classes); GRAD_NV: physical vectors of
+ * columns per gradient pass; SPLAT_G: the gradient reads each entry of G from a vector of
+ * copies made once per batch, not a broadcast per use (SSE has no broadcast from memory: each
+ * costs a shuffle on the ports the arithmetic needs); PACK_X: the batch's columns are copied
+ * group by group for the gradient (batch_gradients), because image rows 3072 bytes apart fall
+ * into 4 of L1's 64 sets, and a pass that reads a few bytes of 100 such rows misses L1 each
+ * time once there are more rows than ways; worth it where the gradient makes many passes. */
 #if defined(__AVX512F__) /* 32 zmm registers: 2 images x 10 classes of 64 bytes */
 #define PVB 64
 #define SCORE_KB KMAX
+#define SCORE_PAIRS 1
 #define GRAD_KB KMAX
+#define GRAD_NV 2
+#define SPLAT_G 0
+#define PACK_X 0
 #define VARIANT_REGS 32
 #elif defined(__AVX2__) /* 16 ymm registers: 2 images x 5 classes, + W and two x */
 #define PVB 32
 #define SCORE_KB 5
+#define SCORE_PAIRS 1
 #define GRAD_KB 5
+#define GRAD_NV 2
+#define SPLAT_G 0
+#define PACK_X 0
 #define VARIANT_REGS 16
 #elif defined(__ARM_NEON) /* 32 q registers: 2 images x 10 classes of 16 bytes */
 #define PVB 16
 #define SCORE_KB 10
+#define SCORE_PAIRS 1
 #define GRAD_KB 10
+#define GRAD_NV 2
+#define SPLAT_G 0
+#define PACK_X 0
 #define VARIANT_REGS 32
-#else /* SSE and anything else: 16 registers of 16 bytes */
+#else /* SSE and anything else: 16 registers of 16 bytes. Without FMA a multiply-add is two
+       * instructions on three ports, and the conversion of pixels takes the same ports: one
+       * image x 10 classes (10 accumulators) converts each pixel once per pass, not twice as
+       * pairs x 5 classes did; the gradient runs one vector of columns x 10 classes. Measured
+       * on an Intel Xeon (AVX-512 machine, the SSE4.2 build): an epoch 61 -> 51 ms, an
+       * evaluation of 10,000 images 26.2 -> 24.1 ms (README, "Speed"). */
 #define PVB 16
-#define SCORE_KB 5
-#define GRAD_KB 10 /* 4% faster than 5 here: fewer passes over the batch */
+#define SCORE_KB 10
+#define SCORE_PAIRS 0
+#define GRAD_KB 10
+#define GRAD_NV 1
+#define SPLAT_G 1
+#define PACK_X 1
 #define VARIANT_REGS 16
 #endif
 #define NP (64 / PVB) /* physical vectors per logical vector */
