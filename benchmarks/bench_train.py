@@ -15,9 +15,12 @@ build (set in that row's own process only). Each row is set against the FLOP lim
 GFLOP: 40 epochs of a forward and a backward pass over 10,000 images and a forward pass over
 20,000) at the float32 FMA peak measured with the widest build on as many cores at once as the
 row uses. Then two onelayer runs with 1 thread each at once, in two processes, against one
-alone: what `snakemake --cores 2` does with two training jobs. Prints a table (medians over
-repeats, ratios against each baseline, test accuracies) naming the CPU, and writes it to
-benchmarks/results/bench_train.{json,md}. Timing is not a test: rerun it on a quiet machine.
+alone: what `snakemake --cores 2` does with two training jobs. The repeats go round-robin (repeat
+r of every row before repeat r + 1 of any), so a slow spell of a shared machine falls on all rows
+alike; each native build's time is also divided by the numpy backend's of the same round. Prints
+a table (medians over repeats, ratios against each baseline, test accuracies, the paired ratios)
+naming the CPU, and writes it to benchmarks/results/bench_train.{json,md}. Timing is not a test:
+rerun it on a quiet machine.
 """
 
 from __future__ import annotations
@@ -93,6 +96,9 @@ def run_elsewhere(m: dict, path: str, eta: float) -> tuple[float, float]:
     return seconds, acc
 
 
+NUMPY_BACKEND = "onelayer numpy float32, 2 threads"  # the row the native builds are paired with
+
+
 def methods() -> list[dict]:
     """The rows: every native build this CPU runs as the pipeline runs it, then variations of
     the best one, the numpy backend, and the two plain loops (BLAS/torch threads: all cores)."""
@@ -112,8 +118,7 @@ def methods() -> list[dict]:
         ]  # fmt: skip
     cores = os.cpu_count()
     return rows + [
-        dict(label="onelayer numpy float32, 2 threads", kind="onelayer", backend="numpy",
-             dtype="float32", threads=2),
+        dict(label=NUMPY_BACKEND, kind="onelayer", backend="numpy", dtype="float32", threads=2),
         # what the numpy backend gets from OpenBLAS on a CPU of the SSE4.2 build's level
         dict(label="onelayer numpy float32, 2 threads, OpenBLAS for SSE4.2 (Nehalem)",
              kind="onelayer", backend="numpy", dtype="float32", threads=2,
@@ -121,6 +126,22 @@ def methods() -> list[dict]:
         dict(label="numpy loop float32", kind="numpy loop", dtype="float32", threads=cores),
         dict(label="torch loop float32", kind="torch loop", dtype="float32", threads=cores),
     ]  # fmt: skip
+
+
+def paired_ratios(rows: list[dict], repeats: int) -> list[dict]:
+    """For every native build's 2-thread row: its time over the numpy backend's, round by round
+    (the rounds ran one after the other, so both saw the same spell of the machine)."""
+    out = []
+    for r in rows:
+        if not (r["method"].startswith("onelayer native ") and r["method"].endswith(" 2 threads")
+                and "float32 pixels" in r["method"]):  # fmt: skip
+            continue
+        numpy_row = next(x for x in rows if x["eta"] == r["eta"] and x["method"] == NUMPY_BACKEND)
+        ratios = [a / b for a, b in zip(r["times_s"], numpy_row["times_s"])]
+        build = r["method"].split()[2]
+        out.append(dict(eta=r["eta"], build=build, ratios=ratios,
+                        median=statistics.median(ratios)))  # fmt: skip
+    return out
 
 
 def cpu_name() -> str:
@@ -191,29 +212,32 @@ def main() -> None:
     print(f"FLOP per configuration: {flop / 1e9:.1f} GFLOP", flush=True)
     rows = []
     for eta in (0.001, 0.1):
-        for m in methods():
-            times, accs = [], []
-            for _ in range(args.repeats):
+        # round-robin: repeat r of every method before repeat r + 1 of any, so that a slow spell
+        # of a shared machine falls on all rows alike, and rows can be compared round by round
+        ms = methods()
+        runs = {m["label"]: ([], []) for m in ms}
+        for rep in range(args.repeats):
+            for m in ms:
                 if m.get("env"):
                     seconds, acc = run_elsewhere(m, args.data, eta)
                 else:
                     seconds, acc = run_method(m, data, eta)
-                times.append(seconds)
-                accs.append(acc)
+                runs[m["label"]][0].append(seconds)
+                runs[m["label"]][1].append(acc)
+                print(f"eta={eta:<6g} round {rep + 1}/{args.repeats} {m['label']:55s} "
+                      f"{seconds:.3f} s  test {acc:.2f} %", flush=True)  # fmt: skip
+        for m in ms:
+            times, accs = runs[m["label"]]
             limit = flop / limits.get(m["threads"], float("nan"))
             rows.append(dict(eta=eta, method=m["label"], threads=m["threads"],
                              median_s=statistics.median(times), times_s=times, limit_s=limit,
                              test_accuracy=accs[0], accuracies_agree_across_repeats=len(set(accs)) == 1))  # fmt: skip
-            print(
-                f"eta={eta:<6g} {m['label']:55s} median {rows[-1]['median_s']:.3f} s "
-                f"({rows[-1]['median_s'] / limit:.2f} x the limit)  test {accs[0]:.2f} %",
-                flush=True,
-            )
     for r in rows:
         base = {m: next(x["median_s"] for x in rows if x["eta"] == r["eta"] and x["method"] == m)
                 for m in ("numpy loop float32", "torch loop float32")}  # fmt: skip
         r["x_vs_numpy"] = base["numpy loop float32"] / r["median_s"]
         r["x_vs_torch"] = base["torch loop float32"] / r["median_s"]
+    paired = paired_ratios(rows, args.repeats)
     conc = {eta: concurrency(args.data, eta, args.repeats) for eta in (0.001, 0.1)}
     env = {
         "cpu": cpu_name(),
@@ -251,13 +275,19 @@ def main() -> None:
         pairs = ", ".join(f"{a:.2f}+{b:.2f}" for a, b in c["together_s"])
         alone = ", ".join(f"{t:.2f}" for t in c["alone_s"])
         lines.append(f"| {eta:g} | {alone} | {pairs} | {c['ratio']:.2f} |")
+    lines += ["", "Each native build against the numpy backend (2 threads each), round by round: its "
+              "time over the numpy backend's in the same round (below 1: the build is faster):", "",
+              "| eta | build | ratio per round | median ratio |", "|---:|---|---|---:|"]  # fmt: skip
+    for p in paired:
+        per = ", ".join(f"{x:.2f}" for x in p["ratios"])
+        lines.append(f"| {p['eta']:g} | {p['build']} | {per} | {p['median']:.2f} |")
     table = "\n".join(lines) + "\n"
     print()
     print(table)
     out = Path(args.out)
     out.mkdir(parents=True, exist_ok=True)
     (out / "bench_train.json").write_text(
-        json.dumps({"env": env, "runs": rows, "concurrency": conc}, indent=2)
+        json.dumps({"env": env, "runs": rows, "paired": paired, "concurrency": conc}, indent=2)
     )
     (out / "bench_train.md").write_text(f"Measured {env['date']} on {env['cpus']} CPUs, numpy {env['numpy']}, "
                                         f"{args.repeats} repeats.\n\n" + table)  # fmt: skip
