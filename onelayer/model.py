@@ -20,6 +20,13 @@ EXP_FLOOR = -80.0  # exp(-80) = 1.8e-35, still a normal number in float32
 LOSSES = ("softmax", "bce")
 
 
+def check_loss(loss: str) -> str:
+    """``loss`` itself if it names one of LOSSES; ValueError naming them otherwise."""
+    if loss not in LOSSES:
+        raise ValueError(f"loss must be one of {LOSSES}, got {loss!r}")
+    return loss
+
+
 def init_params(K: int, d: int, seed: int, dtype=np.float64) -> tuple[np.ndarray, np.ndarray]:
     """W ~ N(0, 0.01^2) from ``default_rng(seed)``, b = 0: the handout's initialisation."""
     rng = np.random.default_rng(seed)
@@ -81,11 +88,7 @@ def binary_cross_entropy(S: np.ndarray, y: np.ndarray) -> float:
 
 def loss_of(S: np.ndarray, y: np.ndarray, loss: str = "softmax") -> float:
     """The mean loss of scores S: cross-entropy of softmax ("softmax") or "bce"."""
-    if loss == "softmax":
-        return cross_entropy(S, y)
-    if loss == "bce":
-        return binary_cross_entropy(S, y)
-    raise ValueError(f"loss must be one of {LOSSES}, got {loss!r}")
+    return cross_entropy(S, y) if check_loss(loss) == "softmax" else binary_cross_entropy(S, y)
 
 
 def probabilities(S: np.ndarray, loss: str = "softmax") -> np.ndarray:
@@ -126,8 +129,7 @@ def gradients(
     for "bce", P = sigmoid(S) and G = (P - Y) / K. ``K``: the classes of the loss's 1/K, when
     W has more rows (padding classes whose scores are -inf, whose P and G are 0).
     """
-    if loss not in LOSSES:
-        raise ValueError(f"loss must be one of {LOSSES}, got {loss!r}")
+    check_loss(loss)
     n = X.shape[1]
     G = probabilities(scores(W, b, X), loss)
     G[y, np.arange(n)] -= 1  # P - Y without building Y

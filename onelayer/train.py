@@ -272,8 +272,7 @@ def train(
     if not 1 <= n_batch <= n:
         raise ValueError(f"n_batch must be between 1 and the training set size {n}, got {n_batch}")
     backend = resolve_backend(backend)
-    if loss not in model.LOSSES:
-        raise ValueError(f"loss must be one of {model.LOSSES}, got {loss!r}")
+    model.check_loss(loss)
     if not 0 <= flip <= 1:
         raise ValueError(f"flip must be a probability between 0 and 1, got {flip}")
     schedules.check(schedule)

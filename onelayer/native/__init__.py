@@ -26,6 +26,7 @@ import platform
 
 import numpy as np
 
+from onelayer import model
 from onelayer.errors import PipelineError
 from onelayer.native.variants import VARIANTS, variants_for
 
@@ -216,14 +217,9 @@ def scores(W, b, XT, rows=None, affine=None, variant=None) -> np.ndarray:
     return S
 
 
-LOSSES = ("softmax", "bce")
-
-
 def _bce(loss: str) -> bool:
     """Whether ``loss`` is multiple binary cross-entropy; ValueError if it is neither loss."""
-    if loss not in LOSSES:
-        raise ValueError(f"loss must be one of {LOSSES}, got {loss!r}")
-    return loss == "bce"
+    return model.check_loss(loss) == "bce"
 
 
 def gradients(W, b, XT, y, lam: float, rows=None, affine=None, variant=None, loss="softmax"):
