@@ -105,7 +105,8 @@ def methods() -> list[dict]:
     runnable = native.runnable()
     best = runnable[0] if runnable else None
     rows = [dict(label=f"onelayer native {v} float32 pixels, 2 threads", kind="onelayer",
-                 backend="native", variant=v, dtype="float32", pixels=True, threads=2)
+                 backend="native", variant=v, dtype="float32", pixels=True, threads=2,
+                 paired=True)
             for v in runnable]  # fmt: skip
     if best:
         rows += [
@@ -128,18 +129,15 @@ def methods() -> list[dict]:
     ]  # fmt: skip
 
 
-def paired_ratios(rows: list[dict], repeats: int) -> list[dict]:
-    """For every native build's 2-thread row: its time over the numpy backend's, round by round
-    (the rounds ran one after the other, so both saw the same spell of the machine)."""
+def paired_ratios(rows: list[dict]) -> list[dict]:
+    """For every native build's row as the pipeline runs it (``paired_build``): its time over
+    the numpy backend's, round by round (the rounds ran one after the other, so both saw the
+    same spell of the machine)."""
     out = []
-    for r in rows:
-        if not (r["method"].startswith("onelayer native ") and r["method"].endswith(" 2 threads")
-                and "float32 pixels" in r["method"]):  # fmt: skip
-            continue
+    for r in (r for r in rows if r["paired_build"]):
         numpy_row = next(x for x in rows if x["eta"] == r["eta"] and x["method"] == NUMPY_BACKEND)
         ratios = [a / b for a, b in zip(r["times_s"], numpy_row["times_s"])]
-        build = r["method"].split()[2]
-        out.append(dict(eta=r["eta"], build=build, ratios=ratios,
+        out.append(dict(eta=r["eta"], build=r["paired_build"], ratios=ratios,
                         median=statistics.median(ratios)))  # fmt: skip
     return out
 
@@ -230,6 +228,7 @@ def main() -> None:
             times, accs = runs[m["label"]]
             limit = flop / limits.get(m["threads"], float("nan"))
             rows.append(dict(eta=eta, method=m["label"], threads=m["threads"],
+                             paired_build=m["variant"] if m.get("paired") else None,
                              median_s=statistics.median(times), times_s=times, limit_s=limit,
                              test_accuracy=accs[0], accuracies_agree_across_repeats=len(set(accs)) == 1))  # fmt: skip
     for r in rows:
@@ -237,7 +236,7 @@ def main() -> None:
                 for m in ("numpy loop float32", "torch loop float32")}  # fmt: skip
         r["x_vs_numpy"] = base["numpy loop float32"] / r["median_s"]
         r["x_vs_torch"] = base["torch loop float32"] / r["median_s"]
-    paired = paired_ratios(rows, args.repeats)
+    paired = paired_ratios(rows)
     conc = {eta: concurrency(args.data, eta, args.repeats) for eta in (0.001, 0.1)}
     env = {
         "cpu": cpu_name(),
