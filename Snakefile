@@ -51,8 +51,10 @@ localrules:
     summary,
     report_md,
     improve_grid_table,
+    improve_choose,
     improve_ablation_table,
     improve_best,
+    losses_choose_bce_eta,
 
 
 rule all:

@@ -26,7 +26,7 @@ from threadpoolctl import threadpool_limits
 
 sys.path.insert(0, str(Path(__file__).resolve().parents[1]))
 from onelayer import model, native  # noqa: E402
-from onelayer.preprocess import load_processed, pixels_of  # noqa: E402
+from onelayer.dataset import Dataset  # noqa: E402
 
 
 def best_ms(fn, repeats: int) -> float:
@@ -48,16 +48,17 @@ def main() -> None:
     args = parser.parse_args()
     variants = args.variant or native.runnable()
 
-    data = load_processed(args.data)
-    XT = np.ascontiguousarray(data["X_train"].T, dtype=np.float32)
-    y = np.ascontiguousarray(data["y_train"], dtype=np.int64)
+    data = Dataset.load(args.data)
+    XT = np.ascontiguousarray(data.features("train", np.float32).T)
+    y = np.ascontiguousarray(data.labels("train"), dtype=np.int64)
     n, d = XT.shape
     W0, b0 = model.init_params(10, d, 42, dtype=np.float32)
     W, b = np.ascontiguousarray(W0), np.ascontiguousarray(b0[:, 0])
-    px = pixels_of(data)
-    if px is None:
+    pixels = data.pixels("train")
+    if pixels is None:
         sys.exit(f"{args.data} has no raw pixels: rerun the preprocess rule")
-    affine = (px.scale.astype(np.float32), px.shift.astype(np.float32))
+    pm = data.pixel_map
+    affine = (pm.scale.astype(np.float32), pm.offset.astype(np.float32))
     rng = np.random.default_rng(0)
     in_cache = np.tile(np.arange(100), n // 100)  # 10,000 scores of 100 images: no memory wait
     v = np.ones(d, dtype=np.float32)
@@ -66,7 +67,7 @@ def main() -> None:
         for (name, images, aff), variant in (
             (case, v)
             for v in variants
-            for case in (("pixels", px.train, affine), ("float32 features", XT, None))
+            for case in (("pixels", pixels, affine), ("float32 features", XT, None))
         ):
 
             def scores_of_batches(images=images, aff=aff, v=variant):

@@ -42,20 +42,30 @@ sys.path.insert(0, str(Path(__file__).resolve().parent))
 from baselines import numpy_loop, torch_loop  # noqa: E402
 
 from onelayer import model, native  # noqa: E402
-from onelayer.preprocess import load_processed, pixels_of  # noqa: E402
+from onelayer.dataset import Dataset, TrainingData  # noqa: E402
+from onelayer.settings import TrainSettings  # noqa: E402
 from onelayer.train import train  # noqa: E402
 
 
-def test_accuracy(W, b, data, dtype) -> float:
-    X = np.asfortranarray(data["X_test"], dtype=dtype)
+def test_accuracy(W, b, data: Dataset, dtype) -> float:
+    X = data.features("test", dtype)
     return 100 * model.accuracy(
-        model.scores(np.asarray(W, dtype), np.asarray(b, dtype), X), data["y_test"]
+        model.scores(np.asarray(W, dtype), np.asarray(b, dtype), X), data.labels("test")
     )
 
 
-def split(data, dtype):
-    f = lambda a: np.asfortranarray(a, dtype=dtype)  # noqa: E731
-    return f(data["X_train"]), data["y_train"], f(data["X_val"]), data["y_val"]
+def split(data: Dataset, dtype):
+    return (data.features("train", dtype), data.labels("train"), data.features("val", dtype),
+            data.labels("val"))  # fmt: skip
+
+
+def training_data(data: Dataset, dtype, pixels: bool) -> TrainingData:
+    """The report's training and validation sets as onelayer trains them: the raw pixels (the
+    pipeline's way), or the float features."""
+    if pixels:
+        return data.training_data()
+    X, y, Xv, yv = split(data, dtype)
+    return TrainingData(y, yv, X, Xv)
 
 
 def flop_per_config(
@@ -70,12 +80,12 @@ def flop_per_config(
 def run_method(m: dict, data: dict, eta: float) -> tuple[float, float]:
     """(seconds of the training loop with its per-epoch evaluation, test accuracy %)."""
     dtype = np.float64 if m["dtype"] == "float64" else np.float32
-    X, y, Xv, yv = split(data, dtype)
     if m["kind"] == "onelayer":
-        pixels = pixels_of(data) if m.get("pixels") else None
-        r = train(X, y, Xv, yv, lam=0.0, eta=eta, threads=m["threads"], backend=m["backend"],
-                  pixels=pixels, variant=m.get("variant"))  # fmt: skip
+        settings = TrainSettings(lam=0.0, eta=eta, dtype=m["dtype"], backend=m["backend"])
+        r = train(training_data(data, dtype, m.get("pixels", False)), settings,
+                  threads=m["threads"], variant=m.get("variant"))  # fmt: skip
         return r.seconds, test_accuracy(r.W, r.b, data, dtype)
+    X, y, Xv, yv = split(data, dtype)
     loop = numpy_loop if m["kind"] == "numpy loop" else torch_loop
     W, b, seconds = loop(X, y, Xv, yv, lam=0.0, eta=eta)
     return seconds, test_accuracy(W, b, data, dtype)
@@ -85,8 +95,8 @@ def run_elsewhere(m: dict, path: str, eta: float) -> tuple[float, float]:
     """run_method in a fresh Python with the environment ``m["env"]`` (read by OpenBLAS when
     numpy loads it, so it cannot change inside this process)."""
     code = ("import json, sys; sys.path.insert(0, sys.argv[1]); import bench_train as b; "
-            "from onelayer.preprocess import load_processed; "
-            "print(json.dumps(b.run_method(json.loads(sys.argv[2]), load_processed(sys.argv[3]), "
+            "from onelayer.dataset import Dataset; "
+            "print(json.dumps(b.run_method(json.loads(sys.argv[2]), Dataset.load(sys.argv[3]), "
             "float(sys.argv[4]))))")  # fmt: skip
     here = str(Path(__file__).resolve().parent)
     out = subprocess.run([sys.executable, "-c", code, here, json.dumps(m), path, str(eta)],
@@ -166,9 +176,8 @@ def fma_peak(variant: str, cores: int, repeats: int = 5) -> float:
 
 def _one_run(args):
     path, eta = args
-    data = load_processed(path)
-    X, y, Xv, yv = split(data, np.float32)
-    return train(X, y, Xv, yv, lam=0.0, eta=eta, threads=1, pixels=pixels_of(data)).seconds
+    data = Dataset.load(path)
+    return train(data.training_data(), TrainSettings(lam=0.0, eta=eta), threads=1).seconds
 
 
 def concurrency(path: str, eta: float, repeats: int) -> dict:
@@ -194,13 +203,13 @@ def main() -> None:
     parser.add_argument("--out", default="benchmarks/results")
     args = parser.parse_args()
 
-    data = load_processed(args.data)
+    data = Dataset.load(args.data)
     builds = native.runnable()
     peaks = {v: fma_peak(v, 1) for v in builds}  # one core, each build's vectors
     widest = max(peaks, key=peaks.get) if peaks else None  # its rate is this CPU's limit
     limits = {c: fma_peak(widest, c) for c in sorted({1, 2, os.cpu_count()})} if widest else {}
-    d, n = data["X_train"].shape
-    flop = flop_per_config(d, n, data["X_val"].shape[1])
+    n, d = data.pixels("train").shape
+    flop = flop_per_config(d, n, data.labels("val").size)
     print(f"CPU: {cpu_name()} ({os.cpu_count()} cores); native builds it runs: "
           f"{', '.join(peaks) or 'none'}", flush=True)  # fmt: skip
     for v, p in peaks.items():

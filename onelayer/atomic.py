@@ -44,12 +44,6 @@ def write_text(path: str | os.PathLike, text: str) -> None:
         tmp.write_text(text, encoding="utf-8")
 
 
-def write_csv(path: str | os.PathLike, frame) -> None:
-    """A pandas DataFrame as CSV, without its index."""
-    with atomic_path(path) as tmp:
-        frame.to_csv(tmp, index=False)
-
-
 def write_json(path: str | os.PathLike, obj) -> None:
     # allow_nan=False: a NaN in a metrics file is a bug upstream, never a value to store.
     write_text(path, json.dumps(obj, indent=2, sort_keys=True, allow_nan=False) + "\n")

@@ -28,6 +28,7 @@ TRAIN_BATCHES = [f"data_batch_{i}" for i in range(1, 6)]
 MEMBERS = [*TRAIN_BATCHES, "test_batch", "batches.meta"]
 D = 3072  # 3 x 32 x 32, R, G, B planes of 32 x 32 row-major
 K = 10
+IMAGES_PER_BATCH = 10000  # in each batch file of the official archive
 
 
 def extract(archive: str | os.PathLike, dest_dir: str | os.PathLike, members=MEMBERS) -> list[Path]:

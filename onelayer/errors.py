@@ -17,6 +17,10 @@ class GradientCheckError(PipelineError, AssertionError):
     """An analytic gradient disagrees with a reference beyond its tolerance."""
 
 
+class SettingsError(PipelineError, ValueError):
+    """A training setting (or a combination of them) is out of its bounds."""
+
+
 class RunNameError(PipelineError, ValueError):
     """A run directory name does not hold a valid (lambda, eta) pair."""
 

@@ -1,34 +1,48 @@
 """Step 4: prove the hand-derived gradients of the cost before any run trains on them.
 
-The analytic dJ/dW and dJ/db of ``model.gradients`` (numpy) and, when training uses the native
-backend, of the C kernels in ``onelayer/native`` (their float64 build: the same source as the
-float32 one), on features and on the raw pixels they train on, are compared, in float64, against
+The analytic dJ/dW and dJ/db of every code that trains (``backends``: the numpy loop's
+``model.gradients``, and, where training uses the native backend, the C kernels of
+``onelayer/native`` in their float64 build, on features and on the raw pixels they train on)
+are compared, in float64, on the features of the first training images, against
   1. PyTorch autograd of the same forward computation written with torch ops (the handout's
      ``ComputeGradsWithTorch``, extended with the L2 term), and
   2. centred finite differences, which trust neither our maths nor torch.
-Torch is imported only here, and only when a check runs.
+Both references are computed once per case and loss, whatever the number of codes checked.
+Torch is imported only here, once, when a check runs.
 """
 
 from __future__ import annotations
 
 import logging
-from dataclasses import dataclass
-from typing import Callable
+from dataclasses import dataclass, fields
 
 import numpy as np
 
-from onelayer import model
-from onelayer.atomic import write_text
+from onelayer import backends, model
+from onelayer.dataset import Dataset, PixelMap, TrainingData
 from onelayer.errors import GradientCheckError
+from onelayer.tables import Column, markdown, read_csv, write
 
 log = logging.getLogger(__name__)
 
-Gradients = Callable[[np.ndarray, np.ndarray, np.ndarray, np.ndarray, float, str], tuple]
-
-CSV_COLUMNS = [
-    "case", "loss", "code", "method", "param", "d", "n", "lam", "entries",
-    "max_abs_diff", "max_rel_err", "abs_tol", "rel_tol", "passed",
+COLUMNS = [
+    Column("case"), Column("loss"), Column("code"), Column("method"), Column("param"),
+    Column("d", int, right=True), Column("n", int, right=True),
+    Column("lam", float, "lambda", "g", right=True), Column("entries", int, right=True),
+    Column("max_abs_diff", float, "max abs diff", ".2e", right=True),
+    Column("max_rel_err", float, "max rel err", ".2e", right=True),
+    Column("abs_tol", float, "abs tolerance", ".0e", right=True),
+    Column("rel_tol", float, "rel tolerance", ".0e", right=True),
+    Column("passed", bool, "pass", lambda ok: "yes" if ok else "**NO**"),
 ]  # fmt: skip
+
+ABOUT = (
+    "Analytic gradients of the cost against PyTorch autograd and centred finite differences "
+    "(float64), for each loss (softmax + cross-entropy, sigmoid + multiple binary cross-entropy) "
+    "and each implementation that trains: `numpy` is onelayer/model.py, `native` the C kernels "
+    "of onelayer/native, `native-pixels` the same kernels reading raw pixels (on the features "
+    "those pixels map to).\n"
+)
 
 
 @dataclass(frozen=True)
@@ -38,45 +52,6 @@ class Case:
     n: int  # first n training images
     lam: float
     fd_entries: int = 0  # finite differences on this many sampled entries of W (0: all of W)
-
-
-def native_gradients(W, b, X, y, lam: float, loss="softmax") -> tuple[np.ndarray, np.ndarray]:
-    """``model.gradients``' signature around the C kernel (float64 build) that trains."""
-    from onelayer import native
-
-    gW, gb = native.gradients(
-        np.ascontiguousarray(W), np.ascontiguousarray(b[:, 0]), np.ascontiguousarray(X.T),
-        np.asarray(y, dtype=np.int64), lam, loss=loss,
-    )  # fmt: skip
-    return gW, gb.reshape(b.shape)
-
-
-def pixel_gradients(scale: np.ndarray, shift: np.ndarray) -> Gradients:
-    """``model.gradients``' signature around the C kernel (float64 build) that trains on raw
-    pixels: the features X it is given must be ``scale * u + shift`` of bytes u, feature by
-    feature (the first d entries of scale and shift), as ``pixel_features`` makes them."""
-
-    def gradients(W, b, X, y, lam: float, loss="softmax") -> tuple[np.ndarray, np.ndarray]:
-        from onelayer import native
-
-        d = X.shape[0]
-        sc, sh = np.ascontiguousarray(scale[:d]), np.ascontiguousarray(shift[:d])
-        U = np.rint((X - sh[:, None]) / sc[:, None])
-        if U.min() < 0 or U.max() > 255 or not np.array_equal(sc[:, None] * U + sh[:, None], X):
-            raise ValueError("the features given are not scale * u + shift of bytes u")
-        gW, gb = native.gradients(
-            np.ascontiguousarray(W), np.ascontiguousarray(b[:, 0]),
-            np.ascontiguousarray(U.T, dtype=np.uint8), np.asarray(y, dtype=np.int64), lam,
-            affine=(sc, sh), loss=loss,
-        )  # fmt: skip
-        return gW, gb.reshape(b.shape)
-
-    return gradients
-
-
-def pixel_features(pixels, n: int) -> np.ndarray:
-    """The features (d x n, float64) of the first n training images, computed from their bytes."""
-    return pixels.scale[:, None] * pixels.train[:n].T + pixels.shift[:, None]
 
 
 def torch_gradients(W, b, X, y, lam: float, loss="softmax") -> tuple[np.ndarray, np.ndarray]:
@@ -137,72 +112,107 @@ def finite_difference_gradients(
 
 
 def compare(ga: np.ndarray, gn: np.ndarray, eps: float = 1e-10) -> tuple[float, float]:
-    """(max |ga - gn|, max |ga - gn| / max(eps, |ga| + |gn|)) over the entries both define."""
+    """(max |ga - gn|, max |ga - gn| / max(eps, |ga| + |gn|)) over the entries the reference
+    ``gn`` defines; a NaN anywhere in ``ga`` gives NaN, which fails every tolerance."""
     keep = ~np.isnan(gn)
     ga, gn = ga[keep], gn[keep]
     diff = np.abs(ga - gn)
     rel = diff / np.maximum(eps, np.abs(ga) + np.abs(gn))
+    if np.isnan(diff).any():
+        return float("nan"), float("nan")
     return float(diff.max()), float(rel.max())
 
 
-def case_data(case: Case, X_train: np.ndarray, y_train: np.ndarray, seed: int, K: int = 10):
-    """The slice of training data and the handout's small random W for one case."""
-    d_all, n_all = X_train.shape
+@dataclass(frozen=True)
+class Tolerances:
+    """How the check compares (config's gradcheck section but its cases and losses; the
+    schema's defaults are these, tests/test_settings.py holds them equal)."""
+
+    seed: int = 42  # of the W, b at which the gradients are compared
+    abs_tol: float = 1e-6  # against torch
+    rel_tol: float = 1e-6
+    fd_abs_tol: float = 1e-6  # against finite differences (their truncation and rounding)
+    fd_rel_tol: float = 1e-4
+    h: float = 1e-6  # the step of the finite differences
+
+    @classmethod
+    def of(cls, settings: dict) -> Tolerances:
+        return cls(**{f.name: settings[f.name] for f in fields(cls) if f.name in settings})
+
+
+def start_point(case: Case, seed: int, K: int = 10) -> tuple[np.ndarray, np.ndarray]:
+    """The handout's small random W (0.01 N(0, 1) from the seed) and a small non-zero b (b = 0
+    would hide a sign error in dJ/db's use)."""
+    W, b = model.init_params(K, case.d, seed)
+    b = 0.01 * np.random.default_rng(seed + 1).standard_normal(size=b.shape)
+    return W, b
+
+
+def case_images(case: Case, pixels: np.ndarray, pixel_map: PixelMap, y: np.ndarray):
+    """The case's slice of the training set: its first n images' first d pixels (n x d bytes),
+    their map, their features (d x n float64, ``scale * u + offset``) and labels."""
+    n_all, d_all = pixels.shape
     if case.d > d_all or case.n > n_all:
         raise ValueError(
             f"case {case.name}: needs d={case.d}, n={case.n}; data has {d_all} x {n_all}"
         )
-    X = np.asarray(X_train[: case.d, : case.n], dtype=np.float64)
-    y = np.asarray(y_train[: case.n])
-    W, b = model.init_params(K, case.d, seed)
-    # A non-zero b checks the bias path too (b = 0 would hide a sign error in dJ/db's use).
-    b = 0.01 * np.random.default_rng(seed + 1).standard_normal(size=b.shape)
-    return W, b, X, y
+    U, pm = np.ascontiguousarray(pixels[: case.n, : case.d]), pixel_map.first(case.d)
+    X = pm.scale[:, None] * U.T.astype(np.float64) + pm.offset[:, None]
+    return U, PixelMap(pm.scale, pm.offset), X, np.asarray(y[: case.n])
 
 
-def run_case(
-    case: Case,
-    X_train: np.ndarray,
-    y_train: np.ndarray,
-    seed: int = 42,
-    h: float = 1e-6,
-    abs_tol: float = 1e-6,
-    rel_tol: float = 1e-6,
-    fd_abs_tol: float = 1e-6,
-    fd_rel_tol: float = 1e-4,
-    analytic: Gradients = model.gradients,
-    code: str = "numpy",
-    loss: str = "softmax",
-) -> list[dict]:
-    """Rows of the gradcheck table for one case and ``loss``: torch and finite differences,
-    for W and b. ``code`` names the implementation ``analytic`` belongs to, in the table."""
-    W, b, X, y = case_data(case, X_train, y_train, seed)
-    gW, gb = analytic(W, b, X, y, case.lam, loss)
-    tW, tb = torch_gradients(W, b, X, y, case.lam, loss)
+def codes_for(backend: str) -> list[str]:
+    """The codes whose gradients gate training with ``backend``: numpy's always (the reference
+    implementation of the maths), the native kernels' when they train."""
+    return ["numpy", "native", "native-pixels"] if backends.resolve(backend) == "native" else ["numpy"]
+
+
+def analytic(code: str, U, pixel_map, X, y, loss: str):
+    """The backend of ``code`` on the case's images (float64): what ``gradients`` asks."""
+    if code == "native-pixels":
+        data = TrainingData(y, y, pixels_train=U, pixels_val=U, pixel_map=pixel_map)
+        return backends.make("native", data, np.float64, loss)
+    data = TrainingData(y, y, X_train=X, X_val=X)
+    return backends.make("numpy" if code == "numpy" else "native", data, np.float64, loss)
+
+
+def check_case(case: Case, X, y, codes: dict, loss: str,
+               tol: Tolerances = Tolerances()) -> list[dict]:  # fmt: skip
+    """Rows of the table for one case and loss: each code's gradients (``codes``: name ->
+    function of (W, b, lam) giving dJ/dW, dJ/db on the case's images ``X``, ``y``) against
+    torch and finite differences, for W and b; the references are computed once for all."""
+    W, b = start_point(case, tol.seed)
     entries = None
     if case.fd_entries and case.fd_entries < W.size:
-        entries = np.random.default_rng(seed).choice(W.size, size=case.fd_entries, replace=False)
-    fW, fb, mask = finite_difference_gradients(W, b, X, y, case.lam, h=h, entries=entries,
-                                               loss=loss)  # fmt: skip
+        entries = np.random.default_rng(tol.seed).choice(W.size, size=case.fd_entries,
+                                                         replace=False)  # fmt: skip
+    references = [
+        ("torch", *torch_gradients(W, b, X, y, case.lam, loss), None, tol.abs_tol, tol.rel_tol),
+        ("finite_diff", *finite_difference_gradients(W, b, X, y, case.lam, h=tol.h,
+                                                     entries=entries, loss=loss),
+         tol.fd_abs_tol, tol.fd_rel_tol),
+    ]  # fmt: skip
     rows = []
-    for method, refW, refb, atol, rtol in (
-        ("torch", tW, tb, abs_tol, rel_tol),
-        ("finite_diff", fW, fb, fd_abs_tol, fd_rel_tol),
-    ):
-        for param, ga, gn in (("W", gW, refW), ("b", gb, refb)):
-            max_abs, max_rel = compare(ga, gn)
-            n_entries = int(mask.sum()) if (method == "finite_diff" and param == "W") else gn.size
-            rows.append(
-                dict(
+    for code, gradients in codes.items():
+        gW, gb = gradients(W, b, case.lam)
+        for method, refW, refb, *rest in references:
+            mask = rest[0] if method == "finite_diff" else None
+            atol, rtol = rest[-2:]
+            for param, ga, gn in (("W", gW, refW), ("b", gb, refb)):
+                max_abs, max_rel = compare(ga, gn)
+                n_entries = int(mask.sum()) if (mask is not None and param == "W") else gn.size
+                rows.append(dict(
                     case=case.name, loss=loss, code=code, method=method, param=param, d=case.d,
-                    n=case.n,
-                    lam=case.lam, entries=n_entries, max_abs_diff=max_abs, max_rel_err=max_rel,
-                    abs_tol=atol, rel_tol=rtol,
+                    n=case.n, lam=case.lam, entries=n_entries, max_abs_diff=max_abs,
+                    max_rel_err=max_rel, abs_tol=atol, rel_tol=rtol,
                     # NaN compares False, so a NaN gradient fails
                     passed=bool(max_abs <= atol and max_rel <= rtol),
-                )
-            )  # fmt: skip
+                ))  # fmt: skip
     return rows
+
+
+def read_rows(csv_path) -> list[dict]:
+    return read_csv(csv_path, COLUMNS)
 
 
 def failures(rows: list[dict]) -> list[str]:
@@ -224,78 +234,35 @@ def check(rows: list[dict]) -> None:
         raise GradientCheckError("gradient check failed:\n  " + "\n  ".join(bad))
 
 
-def markdown_table(rows: list[dict]) -> str:
-    head = "| case | loss | code | method | param | d | n | lambda | entries | max abs diff | max rel err | tolerance (abs / rel) | pass |"
-    lines = [head, "|" + "---|" * 13]
-    for r in rows:
-        lines.append(
-            f"| {r['case']} | {r['loss']} | {r['code']} | {r['method']} | {r['param']} | {r['d']} | {r['n']} | {r['lam']:g} "
-            f"| {r['entries']} | {r['max_abs_diff']:.2e} | {r['max_rel_err']:.2e} "
-            f"| {r['abs_tol']:.0e} / {r['rel_tol']:.0e} | {'yes' if r['passed'] else '**NO**'} |"
-        )
-    return "\n".join(lines) + "\n"
-
-
-def rows_csv(rows: list[dict]) -> str:
-    lines = [",".join(CSV_COLUMNS)]
-    for r in rows:
-        lines.append(
-            ",".join(repr(r[c]) if isinstance(r[c], float) else str(r[c]) for c in CSV_COLUMNS)
-        )
-    return "\n".join(lines) + "\n"
-
-
-def run_checks(
-    data_path, settings: dict, csv_path, md_path, threads: int = 1, backend: str = "numpy"
-) -> list[dict]:
-    """Run every configured case on the preprocessed training data; write the tables, or raise.
-
-    ``settings`` is the ``gradcheck`` section of the config (its ``losses``: the losses whose
-    gradients are checked, softmax and bce by default); ``backend`` the training backend,
-    whose gradients are checked besides ``model.gradients`` (the reference, always checked). On
-    failure nothing is written (the table goes to the log) and GradientCheckError names each
-    failing case.
-    """
+def run_checks(pixels, pixel_map, y, settings: dict, codes: list[str], threads: int = 1) -> list[dict]:
+    """Every configured case (``settings``: the config's gradcheck section; what it leaves out
+    takes its default, ``Tolerances``, all losses) for every loss and code, on the first
+    training images given as ``pixels`` with their ``pixel_map``."""
     import torch
 
-    from onelayer.preprocess import load_processed, pixels_of
-
-    from onelayer.train import resolve_backend
-
     torch.set_num_threads(threads)
-    backend = resolve_backend(backend)  # "auto": the loop that will train
-    data = load_processed(data_path)
-    X, y = data["X_train"], data["y_train"]
-    checks = [("numpy", model.gradients, X)]  # (code, its gradients, the features it gets)
-    if backend == "native":
-        checks.append(("native", native_gradients, X))
-        pixels = pixels_of(data)
-        if pixels is not None:  # training reads the bytes: check that kernel on their features
-            n = max(c["n"] for c in settings["cases"])
-            checks.append(("native-pixels", pixel_gradients(pixels.scale, pixels.shift),
-                           pixel_features(pixels, n)))  # fmt: skip
+    tol = Tolerances.of(settings)
     rows = []
     for loss in settings.get("losses", model.LOSSES):
-        for code, analytic, features in checks:
-            for c in settings["cases"]:
-                case = Case(c["name"], c["d"], c["n"], float(c["lam"]), c.get("fd_entries", 0))
-                log.info("checking the %s gradients of the %s loss, case %s (d=%d, n=%d, lam=%g)",
-                         code, loss, case.name, case.d, case.n, case.lam)  # fmt: skip
-                rows += run_case(
-                    case, features, y, seed=settings["seed"], h=settings["h"],
-                    abs_tol=settings["abs_tol"], rel_tol=settings["rel_tol"],
-                    fd_abs_tol=settings["fd_abs_tol"], fd_rel_tol=settings["fd_rel_tol"],
-                    analytic=analytic, code=code, loss=loss,
-                )  # fmt: skip
-    table = markdown_table(rows)
-    log.info("results:\n%s", table)
+        for c in settings["cases"]:
+            case = Case(c["name"], c["d"], c["n"], float(c["lam"]), c.get("fd_entries", 0))
+            log.info("checking the %s loss's gradients of %s, case %s (d=%d, n=%d, lam=%g)",
+                     loss, ", ".join(codes), case.name, case.d, case.n, case.lam)  # fmt: skip
+            U, pm, X, yc = case_images(case, pixels, pixel_map, y)
+            grads = {code: analytic(code, U, pm, X, yc, loss).gradients for code in codes}
+            rows += check_case(case, X, yc, grads, loss, tol)
+    return rows
+
+
+def gradcheck(data_path, settings: dict, csv_path, md_path, threads: int = 1,
+              backend: str = "auto") -> list[dict]:  # fmt: skip
+    """The step: check every code that trains with ``backend`` on the processed data's first
+    training images; write the tables, or raise GradientCheckError naming each failing row
+    (nothing is written then; the table goes to the log)."""
+    dataset = Dataset.load(data_path)
+    rows = run_checks(dataset.pixels("train"), dataset.pixel_map, dataset.labels("train"),
+                      settings, codes_for(backend), threads)  # fmt: skip
+    log.info("results:\n%s", markdown(rows, COLUMNS))
     check(rows)
-    write_text(csv_path, rows_csv(rows))
-    write_text(
-        md_path,
-        "# Gradient check\n\nAnalytic gradients of the cost against PyTorch autograd and centred finite differences (float64), "
-        "for each loss (softmax + cross-entropy, sigmoid + multiple binary cross-entropy) and each implementation that trains or evaluates: `numpy` is onelayer/model.py, `native` the C kernels of onelayer/native, "
-        "`native-pixels` the same kernels reading raw pixels (on the features those pixels map to).\n\n"
-        + table,
-    )
+    write(rows, COLUMNS, csv_path, md_path, md_intro="# Gradient check\n\n" + ABOUT + "\n")
     return rows

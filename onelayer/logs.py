@@ -12,9 +12,12 @@ from onelayer.errors import PipelineError
 FORMAT = "%(asctime)s %(levelname)s %(name)s: %(message)s"
 
 
-def run_logged(log_path: str, main: Callable[[], object]) -> None:
-    """Run ``main`` with logging to ``log_path``; turn a PipelineError into a clean exit 1."""
-    handlers = [logging.FileHandler(log_path, mode="w"), logging.StreamHandler(sys.stderr)]
+def run_logged(log_path: str | None, main: Callable[[], object]) -> None:
+    """Run ``main`` with logging to stderr and ``log_path`` (where given); turn a PipelineError
+    into a clean exit 1."""
+    handlers = [logging.StreamHandler(sys.stderr)]
+    if log_path is not None:
+        handlers.append(logging.FileHandler(log_path, mode="w"))
     logging.basicConfig(level=logging.INFO, format=FORMAT, handlers=handlers, force=True)
     logging.captureWarnings(True)
     log = logging.getLogger("onelayer")

@@ -13,7 +13,6 @@ import matplotlib
 matplotlib.use("Agg")
 import matplotlib.pyplot as plt  # noqa: E402
 import numpy as np  # noqa: E402
-import pandas as pd  # noqa: E402
 
 from onelayer.atomic import atomic_path  # noqa: E402
 
@@ -32,19 +31,22 @@ def run_title(lam: float, eta: float, diverged_epoch: int | None = None) -> str:
     return title + (f" (diverged at epoch {diverged_epoch})" if diverged_epoch else "")
 
 
-def _curves_on(axes, history: pd.DataFrame, label_prefix: str = "") -> None:
+def _curves_on(axes, history: dict, label_prefix: str = "") -> None:
+    """``history``: one array per column of history.csv (``runs.read_history``)."""
     for ax, what in zip(axes, ("loss", "cost")):
         for split, style in (("train", "-"), ("val", "--")):
             name = "training" if split == "train" else "validation"
             # epochs without an evaluation (eval_train_every > 1) are NaN: join the others
-            points = history[["epoch", f"{split}_{what}"]].dropna()
-            ax.plot(*points.to_numpy().T, style, label=f"{label_prefix}{name}")
+            values = np.asarray(history[f"{split}_{what}"], dtype=float)
+            seen = ~np.isnan(values)
+            ax.plot(np.asarray(history["epoch"])[seen], values[seen], style,
+                    label=f"{label_prefix}{name}")  # fmt: skip
         ax.set_xlabel("epoch")
         ax.set_ylabel(what)
         ax.grid(alpha=0.3)
 
 
-def curves(history: pd.DataFrame, lam: float, eta: float, path, diverged_epoch=None) -> None:
+def curves(history: dict, lam: float, eta: float, path, diverged_epoch=None) -> None:
     """Loss (left) and cost (right), training vs validation, over the epochs."""
     fig, axes = plt.subplots(1, 2, figsize=(10, 4), constrained_layout=True)
     _curves_on(axes, history)
@@ -110,19 +112,21 @@ def overview_weights(runs: list[dict], label_names, path) -> None:
     save(fig, path)
 
 
-def accuracy_bars(summary: pd.DataFrame, path) -> None:
-    """Test accuracy per run, ours beside the report's; a diverged run is marked as such."""
+def accuracy_bars(summary: list[dict], path) -> None:
+    """Test accuracy per run (rows of the summary table), ours beside the report's; a diverged
+    run is marked as such."""
     fig, ax = plt.subplots(figsize=(8, 4), constrained_layout=True)
     x = np.arange(len(summary))
     width = 0.38
-    ours = [v if v is not None and not math.isnan(v) else 0.0 for v in summary["test_accuracy"]]
-    ref = [v if v is not None and not math.isnan(v) else 0.0 for v in summary["report_accuracy"]]
+    number = lambda v: v if v is not None and not math.isnan(v) else 0.0  # noqa: E731
+    ours = [number(r["test_accuracy"]) for r in summary]
+    ref = [number(r["report_accuracy"]) for r in summary]
     ax.bar(x - width / 2, ours, width, label="this pipeline")
     ax.bar(x + width / 2, ref, width, label="report")
-    for xi, v, status in zip(x, ours, summary["status"]):
-        label = f"{v:.2f}" if status == "ok" else "diverged"
+    for xi, v, r in zip(x, ours, summary):
+        label = f"{v:.2f}" if r["status"] == "ok" else "diverged"
         ax.text(xi - width / 2, v + 0.5, label, ha="center", fontsize=8)
-    ax.set_xticks(x, [run_title(lam, eta) for lam, eta in zip(summary["lam"], summary["eta"])])
+    ax.set_xticks(x, [run_title(r["lam"], r["eta"]) for r in summary])
     ax.set_ylabel("test accuracy (%)")
     ax.set_ylim(0, max([*ours, *ref, 10]) * 1.15)
     ax.legend(loc="lower right")
@@ -130,24 +134,43 @@ def accuracy_bars(summary: pd.DataFrame, path) -> None:
     save(fig, path)
 
 
-def grid_heatmap(grid: pd.DataFrame, path) -> None:
-    """Validation accuracy (%) of the grid's points: lam down, eta across, one panel per
-    n_batch; a point that diverged is marked as such, the best point is framed."""
-    batches = sorted(grid["n_batch"].unique())
-    lams, etas = sorted(grid["lam"].unique()), sorted(grid["eta"].unique())
-    ok = grid[grid["status"] == "ok"]
-    lo, hi = (ok["val_accuracy"].min(), ok["val_accuracy"].max()) if len(ok) else (0.0, 1.0)
-    best = ok.loc[ok["val_accuracy"].idxmax()] if len(ok) else None
+def standard_error(accuracy_percent: float, images: int) -> float:
+    """One standard error (percentage points) of an accuracy measured on ``images`` images:
+    the spread of the count of correct answers, sqrt(p (1 - p) / n)."""
+    p = accuracy_percent / 100
+    return 100 * math.sqrt(p * (1 - p) / images)
+
+
+def grid_heatmap(grid: list[dict], path, val_images: int) -> None:
+    """Validation accuracy (%) of the grid's points (rows of grid.csv): lam down, eta across,
+    one panel per n_batch; the chosen point framed, a diverged point marked as such.
+
+    The colour scale spans at least two standard errors of the best accuracy on the
+    ``val_images`` validation images (about 3 points for 1,000 images at 42 %), so that
+    differences within the validation set's noise look alike; cells within one standard error
+    of the best are starred, and the title says how large that error is."""
+    batches = sorted({r["n_batch"] for r in grid})
+    lams, etas = sorted({r["lam"] for r in grid}), sorted({r["eta"] for r in grid})
+    ok = [r for r in grid if r["status"] == "ok"]
+    best = max(ok, key=lambda r: r["val_accuracy"]) if ok else None
+    hi = best["val_accuracy"] if best else 1.0
+    se = standard_error(hi, val_images) if best else 0.0
+    lo = min([r["val_accuracy"] for r in ok] + [hi - 2 * se]) if ok else 0.0
     fig, axes = plt.subplots(
-        1, len(batches), figsize=(1.2 + 0.9 * len(etas) * len(batches), 1.4 + 0.5 * len(lams)),
+        1, len(batches), figsize=(1.6 + 1.1 * len(etas) * len(batches), 1.9 + 0.5 * len(lams)),
         squeeze=False, constrained_layout=True,
     )  # fmt: skip
+    image = None
     for ax, n_batch in zip(axes[0], batches):
         cells = np.full((len(lams), len(etas)), np.nan)
-        for _, row in grid[grid["n_batch"] == n_batch].iterrows():
-            i, j = lams.index(row["lam"]), etas.index(row["eta"])
-            cells[i, j] = row["val_accuracy"] if row["status"] == "ok" else np.nan
-            text = f"{row['val_accuracy']:.1f}" if row["status"] == "ok" else "diverged"
+        for r in (r for r in grid if r["n_batch"] == n_batch):
+            i, j = lams.index(r["lam"]), etas.index(r["eta"])
+            if r["status"] == "ok":
+                cells[i, j] = r["val_accuracy"]
+                near = best is not None and hi - r["val_accuracy"] <= se
+                text = f"{r['val_accuracy']:.1f}" + ("*" if near else "")
+            else:
+                text = "diverged"
             ax.text(j, i, text, ha="center", va="center", fontsize=8)
         image = ax.imshow(cells, cmap="viridis", vmin=lo, vmax=max(hi, lo + 1e-9), aspect="auto")
         if best is not None and best["n_batch"] == n_batch:
@@ -158,6 +181,8 @@ def grid_heatmap(grid: pd.DataFrame, path) -> None:
         ax.set_xlabel("η")
         ax.set_ylabel("λ")
         ax.set_title(f"n_batch = {n_batch}")
+    fig.suptitle(f"validation accuracy (%) on {val_images:,} images; one standard error "
+                 f"±{se:.1f} points (* within it of the best, framed)", fontsize=9)  # fmt: skip
     fig.colorbar(image, ax=axes[0].tolist(), label="validation accuracy (%)")
     save(fig, path)
 

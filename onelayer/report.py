@@ -2,8 +2,9 @@
 
 Sections follow the report: implementation (the gradient check), loss and cost curves per run,
 learned weights per run, the test accuracies beside the report's, the experiments beyond the
-report when they were run (config ``improvements``), and the configuration used.
-Paths are relative to results/ so the page renders on a repository host.
+report when they were run (config ``improvements``), and the configuration used. Every table is
+rendered from the rows of its CSV (``tables``), not copied from another Markdown file. Paths are
+relative to results/ so the page renders on a repository host.
 """
 
 from __future__ import annotations
@@ -11,27 +12,32 @@ from __future__ import annotations
 import json
 from pathlib import Path
 
-import pandas as pd
 import yaml
 
+from onelayer import gradcheck, improve, losses, summary
 from onelayer.atomic import write_text
 from onelayer.plots import run_title
+from onelayer.tables import Column, markdown
 
 
 def _md_title(run: dict) -> str:
     return run_title(run["lam"], run["eta"], run.get("diverged_epoch"))
 
 
-def markdown_table(frame: pd.DataFrame, fmt=str) -> list[str]:
-    """The rows of a markdown table of ``frame``: its columns as the head, each cell as
-    ``fmt`` writes it, an empty cell for a missing value."""
-    cells = frame.astype(object).where(frame.notna(), None).values.tolist()
-    body = [["" if c is None else fmt(c) for c in row] for row in cells]
-    rows = [list(frame.columns), ["---"] * len(frame.columns), *body]
-    return ["| " + " | ".join(str(c) for c in row) + " |" for row in rows]
+def _pct(v: float) -> str:
+    return f"{v:.2f}"
 
 
-def improvements_markdown(best: dict, ablation: pd.DataFrame, grid: pd.DataFrame) -> list[str]:
+ABLATION_SHOWN = [Column("step"), Column("data"), Column("train_images", header="images"),
+                  Column("val_accuracy", header="val %", fmt=_pct, right=True),
+                  Column("test_accuracy", header="test %", fmt=_pct, right=True),
+                  Column("test_gain", header="test gain", fmt="+.2f", right=True)]  # fmt: skip
+GRID_SHOWN = [Column("point"), Column("status"),
+              Column("val_accuracy", header="val %", fmt=_pct, right=True),
+              Column("test_accuracy", header="test %", fmt=_pct, right=True)]  # fmt: skip
+
+
+def improvements_markdown(best: dict, ablation: list[dict], grid: list[dict]) -> list[str]:
     """Section 5: the best setting chosen on validation beside the report's and the best
     published test accuracy, the ablation, the grid (its best points) and the figures."""
     ref, pub = best.get("report_test_accuracy"), best.get("published_best_test_accuracy")
@@ -39,7 +45,7 @@ def improvements_markdown(best: dict, ablation: pd.DataFrame, grid: pd.DataFrame
                        (("the report's best", ref), ("the best published", pub)) if v is not None)  # fmt: skip
     test = best["test_accuracy"]
     settings = ", ".join(f"{k} = {best[k]:g}" for k in ("lam", "eta", "n_batch"))
-    top = grid.sort_values("val_accuracy", ascending=False, kind="stable").head(5)
+    top = sorted(grid, key=lambda r: -(r["val_accuracy"] or 0))[:5]  # stable: the table's order on ties
     return [
         "## 5 Beyond the report: the handout's improvements",
         "",
@@ -51,13 +57,12 @@ def improvements_markdown(best: dict, ablation: pd.DataFrame, grid: pd.DataFrame
         "",
         "### Ablation: the report's best setting, each improvement alone, all together",
         "",
-        *markdown_table(ablation[["step", "data", "train_images", "val_accuracy", "test_accuracy",
-                          "test_gain"]]),  # fmt: skip
+        markdown(ablation, ABLATION_SHOWN).strip(),
         "",
         f"### Grid: {len(grid)} points, the five best on validation "
         "([grid.csv](improve/grid.csv))",
         "",
-        *markdown_table(top[["point", "status", "val_accuracy", "test_accuracy"]]),
+        markdown(top, GRID_SHOWN).strip(),
         "",
         "![grid heatmap](improve/grid_heatmap.png)",
         "",
@@ -72,11 +77,11 @@ def improvements_markdown(best: dict, ablation: pd.DataFrame, grid: pd.DataFrame
 
 
 def report_markdown(
-    runs: list[dict], summary_md: str, gradcheck_md: str | None, config: dict,
-    improve: dict | None = None, losses_md: str | None = None,
+    runs: list[dict], summary_rows: list[dict], gradcheck_rows: list[dict] | None, config: dict,
+    improve: dict | None = None, loss_rows: list[dict] | None = None,
 ) -> str:  # fmt: skip
     """The page; with ``improve`` (best, ablation, grid: ``improvements_markdown``'s
-    arguments) and ``losses_md`` (results/losses/comparison.md) the experiments' sections."""
+    arguments) and ``loss_rows`` (results/losses/comparison.csv) the experiments' sections."""
     parts = [
         "# DD2424 Assignment 1, reproduced",
         "",
@@ -88,8 +93,8 @@ def report_markdown(
         "## 1 Gradient verification",
         "",
     ]
-    if gradcheck_md:
-        parts += [gradcheck_md.split("\n", 1)[1].strip(), ""]
+    if gradcheck_rows:
+        parts += [gradcheck.ABOUT, markdown(gradcheck_rows, gradcheck.COLUMNS).strip(), ""]
     else:
         parts += ["(not run)", ""]
     parts += ["## 2 Loss and cost curves", ""]
@@ -103,7 +108,7 @@ def report_markdown(
     parts += [
         "## 4 Test accuracy",
         "",
-        summary_md.strip(),
+        summary.summary_markdown(summary_rows).strip(),
         "",
         "![accuracy](figures/accuracy.png)",
         "",
@@ -114,7 +119,7 @@ def report_markdown(
     if improve is not None:
         parts += improvements_markdown(**improve)
         parts += ["## 6 Two losses: softmax and binary cross-entropy (bonus 2.2)", "",
-                  losses_md.split("\n", 1)[1].strip() if losses_md else "(not run)", "",
+                  losses.comparison_markdown(loss_rows).strip() if loss_rows else "(not run)", "",
                   "![histograms](losses/histograms.png)", "", "![loss curves](losses/curves.png)",
                   "", "*The probability of the true class over the test images, and the loss "
                   "curves, of each loss in each setting ([comparison.csv](losses/comparison.csv)).*",
@@ -130,17 +135,17 @@ def report_markdown(
     return "\n".join(parts)
 
 
-def write_report(runs: list[dict], summary_md_path, gradcheck_md_path, config: dict, out,
+def write_report(runs: list[dict], summary_csv, gradcheck_csv, config: dict, out,
                  improve_paths: dict | None = None) -> None:  # fmt: skip
-    """``improve_paths``: best.json, ablation.csv, grid.csv and the losses' comparison.md of
+    """``improve_paths``: best.json, ablation.csv, grid.csv and the losses' comparison.csv of
     the experiments, or None."""
-    gradcheck = Path(gradcheck_md_path).read_text() if gradcheck_md_path else None
-    improve = losses = None
+    improve_rows = loss_rows = None
     if improve_paths:
-        improve = {"best": json.loads(Path(improve_paths["best"]).read_text()),
-                   "ablation": pd.read_csv(improve_paths["ablation"]),
-                   "grid": pd.read_csv(improve_paths["grid"])}  # fmt: skip
-        losses = Path(improve_paths["losses"]).read_text()
-    text = report_markdown(runs, Path(summary_md_path).read_text(), gradcheck, config, improve,
-                           losses)  # fmt: skip
+        improve_rows = {"best": json.loads(Path(improve_paths["best"]).read_text()),
+                        "ablation": improve.read_ablation(improve_paths["ablation"]),
+                        "grid": improve.read_grid(improve_paths["grid"])}  # fmt: skip
+        loss_rows = losses.read_comparison(improve_paths["losses"])
+    text = report_markdown(runs, summary.read_summary(summary_csv),
+                           gradcheck.read_rows(gradcheck_csv) if gradcheck_csv else None, config,
+                           improve_rows, loss_rows)  # fmt: skip
     write_text(out, text)

@@ -104,6 +104,21 @@ def snakemake(
     return proc
 
 
+def fit(X, y, Xv, yv, pixels=None, pixel_map=None, threads=1, K=10, variant=None, **options):
+    """``train`` on features (d x n) and, where given, the pixels behind them (n x d bytes, the
+    training images then the validation ones) with their map; ``options``: TrainSettings
+    (its dtype, unless given, that of X)."""
+    from onelayer.dataset import TrainingData
+    from onelayer.settings import TrainSettings
+    from onelayer.train import train
+
+    n = y.size
+    data = TrainingData(y, yv, X, Xv, None if pixels is None else pixels[:n],
+                        None if pixels is None else pixels[n:], pixel_map)  # fmt: skip
+    options.setdefault("dtype", X.dtype.name)
+    return train(data, TrainSettings(**options), threads=threads, K=K, variant=variant)
+
+
 @pytest.fixture(scope="session")
 def finished_workflow(tmp_path_factory, tiny_archive):
     """One full run of the pipeline on the tiny archive, shared by the tests that read its outputs."""

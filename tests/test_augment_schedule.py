@@ -3,12 +3,13 @@ numpy version of the same step, in both backends."""
 
 import numpy as np
 import pytest
+from conftest import fit
 
 from onelayer import model
 from onelayer.augment import flip_horizontal
-from onelayer.preprocess import Pixels
-from onelayer.schedule import check, eta_at
-from onelayer.train import train
+from onelayer.dataset import PixelMap
+from onelayer.errors import SettingsError
+from onelayer.schedule import Schedule, own_keys
 
 backends = pytest.mark.parametrize("backend", ["native", "numpy"])
 
@@ -28,21 +29,22 @@ def test_a_flip_mirrors_every_row_of_every_channel():
 
 
 def test_step_and_cosine_schedules():
-    step = {"kind": "step", "factor": 10, "every": 20}
-    assert [eta_at(step, 0.1, e, 40) for e in (1, 20, 21, 40)] == pytest.approx(
+    step = Schedule.from_dict({"kind": "step", "factor": 10, "every": 20})
+    assert [step.eta_at(0.1, e, 40) for e in (1, 20, 21, 40)] == pytest.approx(
         [0.1, 0.1, 0.01, 0.01]
     )
-    cosine = {"kind": "cosine", "eta_min": 0.001}
-    assert eta_at(cosine, 0.1, 1, 41) == pytest.approx(0.1)
-    assert eta_at(cosine, 0.1, 21, 41) == pytest.approx(0.0505)  # half way: the mean
-    assert eta_at(cosine, 0.1, 41, 41) == pytest.approx(0.001)
-    assert eta_at(None, 0.1, 7, 40) == eta_at({"kind": "constant"}, 0.1, 7, 40) == 0.1
+    cosine = Schedule.from_dict({"kind": "cosine", "eta_min": 0.001})
+    assert cosine.eta_at(0.1, 1, 41) == pytest.approx(0.1)
+    assert cosine.eta_at(0.1, 21, 41) == pytest.approx(0.0505)  # half way: the mean
+    assert cosine.eta_at(0.1, 41, 41) == pytest.approx(0.001)
+    assert Schedule.from_dict(None).eta_at(0.1, 7, 40) == Schedule().eta_at(0.1, 7, 40) == 0.1
+    assert step.as_dict() == {"kind": "step", "factor": 10.0, "every": 20}
     for bad, message in (({"kind": "linear"}, "kind must be one of"),
                          ({"kind": "step", "factor": 0.5}, "factor >= 1"),
                          ({"kind": "step", "every": 2.5}, "whole every"),
                          ({"kind": "cosine", "factor": 2}, "takes no factor")):  # fmt: skip
-        with pytest.raises(ValueError, match=message):
-            check(bad)
+        with pytest.raises(SettingsError, match=message):
+            Schedule.from_dict(bad)
 
 
 def moved_by_padding(img: np.ndarray, dx: int, dy: int, s: int) -> np.ndarray:
@@ -51,7 +53,7 @@ def moved_by_padding(img: np.ndarray, dx: int, dy: int, s: int) -> np.ndarray:
     return padded[:, s - dy : s - dy + 32, s - dx : s - dx + 32]
 
 
-def reference(U, y, scale, shift_map, lam, eta, n_batch, n_epochs, seed, flip=0.0, sched=None,
+def reference(U, y, scale, offset, lam, eta, n_batch, n_epochs, seed, flip=0.0, sched=None,
               s=0):  # fmt: skip
     """The spec's loop, written plainly on the raw images: per epoch a permutation, a coin per
     position and a move per position (each from its own generator), each drawn image flipped
@@ -64,14 +66,14 @@ def reference(U, y, scale, shift_map, lam, eta, n_batch, n_epochs, seed, flip=0.
         perm = shuffles.permutation(n)
         mirror = coins.random(n) < flip if flip > 0 else np.zeros(n, bool)
         moves = moves_rng.integers(-s, s + 1, size=(n, 2)) if s else np.zeros((n, 2), int)
-        rate = eta_at(sched, eta, epoch, n_epochs)
+        rate = Schedule.from_dict(sched).eta_at(eta, epoch, n_epochs)
         for j in range(n // n_batch):
             cols = []
             for t in range(j * n_batch, (j + 1) * n_batch):
                 img = U[perm[t]].reshape(3, 32, 32)
                 img = img[:, :, ::-1] if mirror[t] else img
                 cols.append(moved_by_padding(img, moves[t, 0], moves[t, 1], s).reshape(d))
-            Xb = scale[:, None] * np.array(cols).T + shift_map[:, None]
+            Xb = scale[:, None] * np.array(cols).T + offset[:, None]
             gW, gb = model.gradients(W, b, Xb, y[perm[j * n_batch : (j + 1) * n_batch]], lam)
             W, b = W - rate * gW, b - rate * gb
     return W, b
@@ -82,11 +84,10 @@ def pixel_problem(n=45, n_train=30, seed=5):
     features would not be the features of the flipped image), the features, and labels."""
     rng = np.random.default_rng(seed)
     U = rng.integers(0, 256, size=(n, 3072), dtype=np.uint8)
-    scale, shift_map = rng.uniform(0.5, 2, size=3072) / 255, rng.normal(size=3072)
-    X = np.asfortranarray(scale[:, None] * U.T + shift_map[:, None])
+    pm = PixelMap(rng.uniform(0.5, 2, size=3072) / 255, rng.normal(size=3072))
+    X = np.asfortranarray(pm.scale[:, None] * U.T + pm.offset[:, None])
     y = rng.integers(0, 10, size=n)
-    pixels = Pixels(U[:n_train], U[n_train:], scale, shift_map)
-    return U[:n_train], X[:, :n_train], y[:n_train], X[:, n_train:], y[n_train:], pixels
+    return U, pm, X[:, :n_train], y[:n_train], X[:, n_train:], y[n_train:]
 
 
 @backends
@@ -94,13 +95,12 @@ def pixel_problem(n=45, n_train=30, seed=5):
                                             (1.0, {"kind": "cosine", "eta_min": 0.0}, 0), (0.5, None, 2),
                                             (0.0, None, 1)])  # fmt: skip
 def test_training_with_flips_moves_and_schedules_is_the_plain_loop(backend, flip, sched, s):
-    U, X, y, Xv, yv, pixels = pixel_problem()
+    U, pm, X, y, Xv, yv = pixel_problem()
     kw = dict(lam=0.01, eta=0.02, n_batch=10, n_epochs=2, seed=3)
-    r = train(X, y, Xv, yv, pixels=pixels, backend=backend, flip=flip, schedule=sched, shift=s,
-              **kw)  # fmt: skip
-    W, b = reference(U, y, pixels.scale, pixels.shift, flip=flip, sched=sched, s=s, **kw)
+    r = fit(X, y, Xv, yv, U, pm, backend=backend, flip=flip, schedule=sched, translate_px=s, **kw)
+    W, b = reference(U[: y.size], y, pm.scale, pm.offset, flip=flip, sched=sched, s=s, **kw)
     assert np.allclose(r.W, W, atol=1e-12) and np.allclose(r.b, b, atol=1e-12)
-    W0, _ = reference(U, y, pixels.scale, pixels.shift, **kw)
+    W0, _ = reference(U[: y.size], y, pm.scale, pm.offset, **kw)
     assert not np.allclose(W, W0, atol=1e-6)  # the setting changed the run
 
 
@@ -116,42 +116,42 @@ def test_without_augmentation_nothing_changes():
     """flip = 0 draws nothing: the report's runs keep their numbers."""
     X, y = learnable(dtype=np.float32)
     kw = dict(lam=0.1, eta=0.01, n_batch=20, n_epochs=2, seed=3)
-    a, b = train(X, y, X, y, **kw), train(X, y, X, y, flip=0.0, schedule={"kind": "constant"}, **kw)
+    a, b = fit(X, y, X, y, **kw), fit(X, y, X, y, flip=0.0, schedule={"kind": "constant"}, **kw)
     assert np.array_equal(a.W, b.W) and a.history == b.history
 
 
 def test_augmentation_needs_the_raw_images():
     X, y = learnable(n=20)
-    for kw in ({"flip": 0.5}, {"shift": 1}):
-        with pytest.raises(ValueError, match="acts on the raw images: it needs pixels="):
-            train(X, y, X, y, lam=0.0, eta=0.1, n_batch=10, n_epochs=1, **kw)
+    for kw in ({"flip": 0.5}, {"translate_px": 1}):
+        with pytest.raises(ValueError, match="acts on the raw images: it needs pixels"):
+            fit(X, y, X, y, lam=0.0, eta=0.1, n_batch=10, n_epochs=1, **kw)
 
 
 def test_a_flip_probability_outside_0_1_is_refused():
     X, y = learnable(n=20)
-    with pytest.raises(ValueError, match="flip must be a probability"):
-        train(X, y, X, y, lam=0.0, eta=0.1, n_batch=10, n_epochs=1, flip=1.5)
+    with pytest.raises(SettingsError, match="flip = 1.5 must be at most 1"):
+        fit(X, y, X, y, lam=0.0, eta=0.1, n_batch=10, n_epochs=1, flip=1.5)
 
 
 @backends
 def test_averaging_returns_the_mean_of_the_last_epochs(backend):
     X, y = learnable()
     kw = dict(lam=0.01, eta=0.01, n_batch=15, seed=4, backend=backend)
-    ends = [train(X, y, X, y, n_epochs=e, **kw) for e in (2, 3, 4)]  # W after epochs 2, 3, 4
-    avg = train(X, y, X, y, n_epochs=4, average_last=3, **kw)
+    ends = [fit(X, y, X, y, n_epochs=e, **kw) for e in (2, 3, 4)]  # W after epochs 2, 3, 4
+    avg = fit(X, y, X, y, n_epochs=4, average_last=3, **kw)
     assert np.allclose(avg.W, np.mean([r.W for r in ends], axis=0), atol=1e-14)
     assert np.allclose(avg.b, np.mean([r.b for r in ends], axis=0), atol=1e-14)
     assert avg.history == ends[-1].history  # the history is of the iterates, not the average
-    with pytest.raises(ValueError, match="average_last must be 0 .. n_epochs"):
-        train(X, y, X, y, n_epochs=2, average_last=3, **kw)
+    with pytest.raises(SettingsError, match="average_last = 3 must be at most n_epochs = 2"):
+        fit(X, y, X, y, n_epochs=2, average_last=3, **kw)
 
 
 @backends
 def test_the_training_set_evaluation_can_be_thinned(backend):
     X, y = learnable()
     kw = dict(lam=0.01, eta=0.01, n_batch=15, n_epochs=5, seed=4, backend=backend)
-    full = train(X, y, X[:, :20], y[:20], **kw)
-    every = train(X, y, X[:, :20], y[:20], eval_train_every=2, **kw)
+    full = fit(X, y, X[:, :20], y[:20], **kw)
+    every = fit(X, y, X[:, :20], y[:20], eval_train_every=2, **kw)
     assert np.array_equal(every.W, full.W)  # the evaluation does not touch the training
     for a, b in zip(every.history, full.history):
         assert a["val_loss"] == b["val_loss"]
@@ -159,28 +159,28 @@ def test_the_training_set_evaluation_can_be_thinned(backend):
             assert a["train_loss"] == b["train_loss"]
         else:
             assert np.isnan(a["train_loss"]) and np.isnan(a["train_accuracy"])
-    sub = train(X, y, X[:, :20], y[:20], eval_train_subset=25, **kw)
+    sub = fit(X, y, X[:, :20], y[:20], eval_train_subset=25, **kw)
     idx = np.sort(np.random.default_rng([4, 3]).choice(60, 25, replace=False))
     S = model.scores(sub.W, sub.b, X[:, idx])
     assert sub.history[-1]["train_loss"] == pytest.approx(model.cross_entropy(S, y[idx]), rel=1e-12)
     assert sub.history[-1]["train_loss"] != full.history[-1]["train_loss"]
-    with pytest.raises(ValueError, match="eval_train_every must be >= 1"):
-        train(X, y, X, y, eval_train_every=0, **kw)
+    with pytest.raises(SettingsError, match="eval_train_every = 0 must be at least 1"):
+        fit(X, y, X, y, **{**kw, "eval_train_every": 0})
 
 
 @pytest.mark.parametrize("dtype", [np.float64, np.float32])
 def test_the_flip_averaged_model_scores_the_mean_of_an_image_and_its_mirror(dtype):
     from onelayer.augment import flip_averaged
-    from onelayer.preprocess import affine_map
 
     rng = np.random.default_rng(3)
     u = rng.integers(0, 256, size=(50, 3072), dtype=np.uint8)
     mean, std = rng.uniform(0.3, 0.6, size=(3072, 1)), rng.uniform(0.2, 0.3, size=(3072, 1))
-    scale, shift = affine_map(mean, std)
-    features = lambda px: (scale * px.astype(np.float64) + shift).T  # noqa: E731 - d x n
+    pm = PixelMap.from_statistics(mean, std)
+    scale, offset = pm.scale, pm.offset
+    features = lambda px: (scale * px.astype(np.float64) + offset).T  # noqa: E731 - d x n
     W = rng.normal(0, 0.01, size=(10, 3072)).astype(dtype)
     b = rng.normal(0, 0.1, size=(10, 1)).astype(dtype)
-    W2, b2 = flip_averaged(W, b, scale, shift)
+    W2, b2 = flip_averaged(W, b, scale, offset)
     assert W2.dtype == dtype and b2.dtype == dtype and b2.shape == b.shape
     expected = 0.5 * (model.scores(W.astype(np.float64), b.astype(np.float64), features(u))
                       + model.scores(W.astype(np.float64), b.astype(np.float64),
@@ -196,13 +196,11 @@ def test_the_flip_averaged_model_scores_the_mean_of_an_image_and_its_mirror(dtyp
 
 
 def test_a_merged_schedule_keeps_only_its_kinds_keys():
-    from onelayer.schedule import own_keys
-
     # config.yaml's cosine under a --configfile's step, as Snakemake merges them
     merged = {"kind": "step", "factor": 2, "every": 5, "eta_min": 0}
     assert own_keys(merged) == {"kind": "step", "factor": 2, "every": 5}
     assert own_keys({"kind": "constant", "eta_min": 0, "every": 3}) == {"kind": "constant"}
     assert own_keys({"kind": "cosine", "eta_min": 0.1, "factor": 3}) == {"kind": "cosine",
                                                                           "eta_min": 0.1}  # fmt: skip
-    with pytest.raises(ValueError, match="takes no eta_min"):  # check itself stays strict
-        check(merged)
+    with pytest.raises(SettingsError, match="takes no eta_min"):  # a schedule itself is strict
+        Schedule.from_dict(merged)

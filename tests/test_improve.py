@@ -9,9 +9,10 @@ import sys
 
 import numpy as np
 import pytest
-from onelayer import model
-from onelayer.preprocess import load_processed
 from conftest import copy_workflow, snakemake, tiny_config, write_config
+
+from onelayer import model
+from onelayer.dataset import Dataset
 
 pytestmark = pytest.mark.slow
 
@@ -20,12 +21,12 @@ POINTS = [f"lam~{lam}_eta~{eta}_nbatch~20" for lam in (0.0, 0.01) for eta in (0.
 
 
 # over config.yaml's ablation (Snakemake merges a --configfile key by key): 2 epochs, the
-# default steps (all_data, flip, decay, shift, average) and one more
+# default steps (all_data, flip, decay, translate, average, flip_average) and one more
 ABLATION = {"base": {"lam": 0.1, "eta": 0.01, "n_epochs": 2},
             "steps": {"all_data": {"eval_train_subset": 200}, "average": {"average_last": 2},
                       "lower_lam": {"lam": 0.01}}}  # fmt: skip
-STEPS = ["base", "all_data", "flip", "decay", "shift", "average", "flip_average", "lower_lam",
-         "all"]  # fmt: skip
+STEPS = ["base", "all_data", "flip", "decay", "translate", "average", "flip_average",
+         "lower_lam", "all"]  # fmt: skip
 
 
 def grid_config(url, md5, grid=GRID):
@@ -44,7 +45,7 @@ def test_every_point_trains_in_its_folder_and_the_table_lists_them(tmp_path, tin
     )
     with open(wd / "results" / "improve" / "grid.csv") as f:
         rows = list(csv.DictReader(f))
-    data = load_processed(wd / "data/processed/cifar10_all.npz")
+    data = Dataset.load(wd / "data/processed/cifar10_all.npz")
     assert [r["point"] for r in rows] == POINTS
     for r in rows:
         m = json.loads((wd / "results/improve/grid" / r["point"] / "metrics.json").read_text())
@@ -53,8 +54,8 @@ def test_every_point_trains_in_its_folder_and_the_table_lists_them(tmp_path, tin
         # the validation accuracy of the model written (flip-averaged, as config.yaml's recipe)
         assert m["flip_average"] is True and float(r["val_accuracy"]) == m["val_accuracy"]
         with np.load(wd / "results/improve/grid" / r["point"] / "model.npz") as f:
-            scores = model.scores(f["W"], f["b"], data["X_val"].astype(f["W"].dtype))
-        assert m["val_accuracy"] == round(100 * model.accuracy(scores, data["y_val"]), 4)
+            scores = model.scores(f["W"], f["b"], data.features("val", f["W"].dtype))
+        assert m["val_accuracy"] == round(100 * model.accuracy(scores, data.labels("val")), 4)
     # the grid trained on all five batches but the 100 held out: 900 images
     assert {json.loads((wd / "results/improve/grid" / p / "metrics.json").read_text())[
         "train_images"] for p in POINTS} == {900}  # fmt: skip
@@ -68,6 +69,8 @@ def test_every_point_trains_in_its_folder_and_the_table_lists_them(tmp_path, tin
         float(first_top["eta"]),
         20,
     )
+    chosen = json.loads((wd / "results/improve/chosen.json").read_text())
+    assert chosen == {k: best[k] for k in ("point", "lam", "eta", "n_batch", "val_accuracy")}
     retrain = json.loads((wd / "results/improve/best/metrics.json").read_text())
     assert retrain["train_on_val"] and retrain["train_images"] == best["train_images"] == 1000
     assert best["test_accuracy"] == retrain["test_accuracy"] and best["flip"] == 0.5
@@ -84,13 +87,15 @@ def test_every_point_trains_in_its_folder_and_the_table_lists_them(tmp_path, tin
     runs = {s: json.loads((wd / f"results/improve/ablation/{s}/metrics.json").read_text())
             for s in STEPS}  # fmt: skip
     base = runs["base"]
-    assert (base["lam"], base["eta"], base["flip"], base["shift"], base["average_last"]) == (
+    assert (base["lam"], base["eta"], base["flip"], base["translate_px"], base["average_last"]) == (
         0.1, 0.01, 0, 0, 0)  # fmt: skip
     assert base["train_images"] == 200 and base["schedule"] == {"kind": "constant"}  # data_batch_1
-    keys = ("lam", "flip", "shift", "average_last", "schedule", "train_images", "flip_average")
+    keys = ("lam", "flip", "translate_px", "average_last", "schedule", "train_images",
+            "flip_average")  # fmt: skip
     changed = {s: {k for k in keys if runs[s][k] != base[k]} for s in STEPS}
     assert changed == {"base": set(), "all_data": {"train_images"}, "flip": {"flip"},
-                       "decay": {"schedule"}, "shift": {"shift"}, "average": {"average_last"},
+                       "decay": {"schedule"}, "translate": {"translate_px"},
+                       "average": {"average_last"},
                        "flip_average": {"flip_average"}, "lower_lam": {"lam"},
                        "all": set(keys)}  # fmt: skip
     # the flip average: one linear model whose weights are symmetric under a flip

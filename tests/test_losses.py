@@ -19,7 +19,7 @@ ETAS = [0.005, 0.05]
 
 def losses_config(url, md5):
     cfg = grid_config(url, md5)
-    cfg["losses"] = {"report": {"lam": 0.1, "eta": 0.01}, "bce_etas": ETAS, "bce_eta_scale": 10}
+    cfg["losses"] = {"one_batch": {"lam": 0.1, "eta": 0.01}, "bce_etas": ETAS, "bce_eta_scale": 10}
     return cfg
 
 
@@ -37,19 +37,22 @@ def test_both_losses_train_in_both_settings_and_are_compared(tmp_path, tiny_arch
         checked = {(r["loss"], r["code"]) for r in csv.DictReader(f)}
     assert {loss for loss, _ in checked} == {"softmax", "bce"}
     assert {code for loss, code in checked if loss == "bce"} == {c for _, c in checked}
-    # the report's setting: softmax at its eta; BCE at the candidate best on validation
-    candidates = [metrics(wd, f"losses/report/bce_eta~{e:g}") for e in ETAS]
+    # on one batch: softmax at its eta; BCE at the candidate best on validation
+    candidates = [metrics(wd, f"losses/one_batch/bce_eta~{e:g}") for e in ETAS]
     assert all(c["loss"] == "bce" and c["lam"] == 0.1 for c in candidates)
     best = max(candidates, key=lambda c: c["val_accuracy"])  # first on a tie, as max keeps
-    runs = {(s, loss): metrics(wd, f"losses/{s}/{loss}") for s in ("report", "improved")
+    runs = {(s, loss): metrics(wd, f"losses/{s}/{loss}") for s in ("one_batch", "improved")
             for loss in ("softmax", "bce")}  # fmt: skip
-    assert (runs["report", "softmax"]["loss"], runs["report", "softmax"]["eta"]) == (
+    assert (runs["one_batch", "softmax"]["loss"], runs["one_batch", "softmax"]["eta"]) == (
         "softmax",
         0.01,
     )
-    assert (runs["report", "bce"]["loss"], runs["report", "bce"]["eta"]) == ("bce", best["eta"])
-    assert runs["report", "bce"]["test_accuracy"] == best["test_accuracy"]  # the same run again
-    assert runs["report", "softmax"]["train_images"] == 200
+    assert (runs["one_batch", "bce"]["loss"], runs["one_batch", "bce"]["eta"]) == ("bce", best["eta"])
+    assert runs["one_batch", "bce"]["test_accuracy"] == best["test_accuracy"]  # the same run again
+    assert runs["one_batch", "softmax"]["train_images"] == 200
+    # the eta chosen is written once, for the run that takes it
+    chosen = json.loads((wd / "results/losses/one_batch/bce_eta.json").read_text())
+    assert chosen == {"eta": best["eta"], "val_accuracy": best["val_accuracy"]}
     # the improved setting: the grid's best point; BCE at its eta x 10
     with open(wd / "results/improve/grid.csv") as f:
         rows = list(csv.DictReader(f))
@@ -69,9 +72,9 @@ def test_both_losses_train_in_both_settings_and_are_compared(tmp_path, tiny_arch
         gap = m["final_val_loss"] - m["final_train_loss"]
         assert float(r["loss_gap"]) == pytest.approx(gap, abs=1e-6)
     finding = (wd / "results/losses/comparison.md").read_text()
-    r = runs["report", "bce"]
+    r = runs["one_batch", "bce"]
     assert f"BCE reaches {r['test_accuracy']:.2f} % test accuracy against " in finding
-    assert f"{runs['report', 'softmax']['test_accuracy']:.2f} % for softmax" in finding
+    assert f"{runs['one_batch', 'softmax']['test_accuracy']:.2f} % for softmax" in finding
     assert re.search(r"on one batch (BCE|softmax) overfits more", finding)
     for png in ("histograms.png", "curves.png"):
         assert (wd / "results/losses" / png).read_bytes()[:4] == b"\x89PNG"

@@ -273,12 +273,14 @@ def test_training_needs_no_compiler_and_writes_no_cache(tmp_path):
     code = """
         import json, shutil, sys
         import numpy as np
+        from onelayer.dataset import TrainingData
+        from onelayer.settings import TrainSettings
         from onelayer.train import train
         assert shutil.which("cc") is None and shutil.which("gcc") is None
         rng = np.random.default_rng(0)
         X = np.asfortranarray(rng.normal(size=(64, 100)).astype(np.float32))
         y = rng.integers(0, 10, size=100)
-        r = train(X, y, X, y, lam=0.0, eta=0.01, n_batch=10, n_epochs=2)
+        r = train(TrainingData(y, y, X, X), TrainSettings(lam=0.0, eta=0.01, n_batch=10, n_epochs=2))
         print(json.dumps([r.backend, r.native_variant]))
     """
     proc = subprocess.run([sys.executable, "-c", textwrap.dedent(code)], env=env,

@@ -1,7 +1,6 @@
 """Figures are written at their fixed size, are not blank, and put class i's image from row i."""
 
 import numpy as np
-import pandas as pd
 import pytest
 from matplotlib.image import imread
 
@@ -12,8 +11,8 @@ NAMES = ["airplane", "automobile", "bird", "cat", "deer", "dog", "frog", "horse"
 
 def history(n=5):
     e = np.arange(1, n + 1)
-    return pd.DataFrame(dict(epoch=e, train_loss=2 / e, val_loss=2.1 / e, train_cost=2.5 / e,
-                             val_cost=2.6 / e, train_accuracy=0.1 * e, val_accuracy=0.09 * e))  # fmt: skip
+    return dict(epoch=e, train_loss=2 / e, val_loss=2.1 / e, train_cost=2.5 / e, val_cost=2.6 / e,
+                train_accuracy=0.1 * e, val_accuracy=0.09 * e)  # fmt: skip
 
 
 def assert_png(path, width, height):
@@ -55,8 +54,9 @@ def test_overviews_and_bars(tmp_path):
     runs[2]["diverged_epoch"] = 3
     plots.overview_curves(runs, tmp_path / "c.png")
     plots.overview_weights(runs, NAMES, tmp_path / "w.png")
-    summary = pd.DataFrame(dict(lam=[0.0, 0.1], eta=[0.1, 0.001], test_accuracy=[30.0, None],
-                                report_accuracy=[28.77, 39.4], status=["ok", "diverged at epoch 2"]))  # fmt: skip
+    summary = [dict(lam=0.0, eta=0.1, test_accuracy=30.0, report_accuracy=28.77, status="ok"),
+               dict(lam=0.1, eta=0.001, test_accuracy=None, report_accuracy=39.4,
+                    status="diverged at epoch 2")]  # fmt: skip
     plots.accuracy_bars(summary, tmp_path / "a.png")
     assert_png(tmp_path / "c.png", 1000, int(100 * (2.6 * 3 + 0.6)))
     assert_png(tmp_path / "a.png", 800, 400)
@@ -67,3 +67,49 @@ def test_same_inputs_same_bytes(tmp_path):
     plots.curves(history(), 0.1, 0.001, tmp_path / "a.png")
     plots.curves(history(), 0.1, 0.001, tmp_path / "b.png")
     assert (tmp_path / "a.png").read_bytes() == (tmp_path / "b.png").read_bytes()
+
+
+def test_curves_join_the_epochs_that_were_evaluated(tmp_path):
+    """With eval_train_every > 1 the training rows between evaluations are NaN: the curve is
+    drawn through the evaluated epochs, not left out."""
+    import matplotlib
+
+    h = history(6)
+    h["train_loss"] = np.where(np.arange(1, 7) % 3 == 0, h["train_loss"], np.nan)
+    fig, axes = matplotlib.pyplot.subplots(1, 2)
+    plots._curves_on(axes, h)
+    train_line = axes[0].get_lines()[0]
+    assert list(train_line.get_xdata()) == [3, 6]
+    matplotlib.pyplot.close(fig)
+
+
+def test_the_heatmap_scale_spans_the_validation_noise(tmp_path, monkeypatch):
+    """Nine points within 0.8 of each other but one: the colour scale spans at least two
+    standard errors of the best accuracy (on 1,000 images, about 3 points), not the data's
+    spread alone, and the cells within one error of the best are starred."""
+    limits, texts = {}, []
+    real_imshow, real_text = plots.plt.Axes.imshow, plots.plt.Axes.text
+
+    def spy_imshow(self, cells, **kw):
+        limits.update(vmin=kw["vmin"], vmax=kw["vmax"])
+        return real_imshow(self, cells, **kw)
+
+    def spy_text(self, x, y, s, **kw):
+        texts.append(s)
+        return real_text(self, x, y, s, **kw)
+
+    monkeypatch.setattr(plots.plt.Axes, "imshow", spy_imshow)
+    monkeypatch.setattr(plots.plt.Axes, "text", spy_text)
+    grid = [dict(lam=lam, eta=eta, n_batch=200, status="ok", val_accuracy=41.5 + 0.1 * i)
+            for i, (lam, eta) in enumerate((l, e) for l in (1e-3, 3e-3, 1e-2)
+                                           for e in (0.0025, 0.005, 0.01))]  # fmt: skip
+    grid[0]["val_accuracy"] = 38.0  # one clearly worse point, beyond one error of the best
+    plots.grid_heatmap(grid, tmp_path / "h.png", val_images=1000)
+    se = plots.standard_error(42.3, 1000)
+    assert 1.5 < se < 1.6
+    assert limits["vmax"] == pytest.approx(42.3) and limits["vmin"] == pytest.approx(38.0)
+    plots.grid_heatmap(grid[1:], tmp_path / "h2.png", val_images=1000)  # spread 0.7 only
+    assert limits["vmin"] == pytest.approx(42.3 - 2 * se)
+    starred = {t for t in texts if t.endswith("*")}
+    assert "38.0" in texts and "38.0*" not in starred and "42.3*" in starred and "41.6*" in starred
+    assert imread(tmp_path / "h.png")[..., :3].std() > 0.01

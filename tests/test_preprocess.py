@@ -5,15 +5,9 @@ import pytest
 from cifar_format import member_bytes, write_archive
 
 from onelayer.cifar10 import extract
-from onelayer.preprocess import (
-    Pixels,
-    affine_map,
-    load_processed,
-    normalise,
-    pixels_of,
-    preprocess,
-    train_statistics,
-)
+from onelayer.dataset import Dataset, PixelMap, TrainingData, normalise
+from onelayer.dataset import load_arrays as load_processed
+from onelayer.preprocess import preprocess, train_statistics
 
 
 def test_statistics_come_from_training_only():
@@ -69,14 +63,17 @@ def test_the_raw_pixels_are_kept_with_the_map_to_their_features(tmp_path):
     a = load_processed(tmp_path / "p.npz")
     from onelayer.cifar10 import load_batch
 
-    px = pixels_of(a)
-    assert np.array_equal(px.train, load_batch(b1)[0]) and np.array_equal(px.val, load_batch(b2)[0])
-    assert px.train.dtype == np.uint8 and px.train.flags["C_CONTIGUOUS"]  # one image per row
-    for U, X in ((px.train, a["X_train"]), (px.val, a["X_val"])):
-        assert np.allclose(px.scale[:, None] * U.T + px.shift[:, None], X, rtol=1e-6, atol=1e-6)
-    px.check(a["X_train"], a["X_val"], images=9)
-    # a file from before the pixels were kept: no Pixels, training reads the features
-    assert pixels_of({k: v for k, v in a.items() if not k.startswith("pixels_")}) is None
+    px = Dataset(a).training_data()
+    assert np.array_equal(px.pixels_train, load_batch(b1)[0])
+    assert np.array_equal(px.pixels_val, load_batch(b2)[0])
+    assert px.pixels_train.dtype == np.uint8 and px.pixels_train.flags["C_CONTIGUOUS"]
+    pm = px.pixel_map
+    for U, X in ((px.pixels_train, a["X_train"]), (px.pixels_val, a["X_val"])):
+        assert np.allclose(pm.scale[:, None] * U.T + pm.offset[:, None], X, rtol=1e-6, atol=1e-6)
+        assert np.array_equal(pm.features(U), X)  # the same bits as preprocessing wrote
+    # a file from before the pixels were kept: no pixels, training reads the features
+    old = Dataset({k: v for k, v in a.items() if not k.startswith("pixels_")}).training_data()
+    assert not old.has_pixels and old.pixels_train is None
 
 
 def test_pixels_of_other_data_are_refused():
@@ -85,14 +82,15 @@ def test_pixels_of_other_data_are_refused():
     X = U.T / 255.0
     mean, std = train_statistics(X)
     X = normalise(X, mean, std)
-    px = Pixels(U, U, *affine_map(mean, std))
-    px.check(X, X)
+    pm = PixelMap.from_statistics(mean, std)
+    y = np.zeros(7, dtype=np.int64)
+    TrainingData(y, y, X, X, U, U, pm)  # the right pixels: accepted
     with pytest.raises(ValueError, match="pixels of val do not map to its features"):
-        Pixels(U, U[::-1].copy(), *affine_map(mean, std)).check(X, X)
-    with pytest.raises(ValueError, match="pixels of train must be uint8 7 x 12"):
-        Pixels(U[:5], U, *affine_map(mean, std)).check(X, X)
+        TrainingData(y, y, X, X, U, U[::-1].copy(), pm)
+    with pytest.raises(ValueError, match="pixels of train must be uint8 n x d for 7 labels"):
+        TrainingData(y, y, X, X, U[:5], U, pm)
     with pytest.raises(ValueError, match="must be uint8"):
-        Pixels(U.astype(np.int16), U, *affine_map(mean, std)).check(X, X)
+        TrainingData(y, y, X, X, U.astype(np.int16), U, pm)
 
 
 def test_all_five_batches_with_the_last_images_held_out_for_validation(tmp_path):

@@ -73,8 +73,8 @@ def test_blas_threads_do_not_change_the_numbers(mirror_run, tmp_path):
 
     out = tmp_path / "run"
     code = (
-        "import sys; from onelayer.experiment import run; "
-        "run(sys.argv[1], lam=0.0, eta=0.001, out_dir=sys.argv[2], threads=2)"
+        "import sys; from onelayer.runs import run; from onelayer.settings import TrainSettings; "
+        "run(sys.argv[1], TrainSettings(lam=0.0, eta=0.001), sys.argv[2], threads=2)"
     )
     env = {**os.environ, "OPENBLAS_NUM_THREADS": "2", "OMP_NUM_THREADS": "2"}
     data = mirror_run / "data" / "processed" / "cifar10.npz"
@@ -87,10 +87,11 @@ def test_blas_threads_do_not_change_the_numbers(mirror_run, tmp_path):
 def test_float32_stays_within_a_tenth_of_a_point_of_float64(mirror_run, tmp_path):
     """The issue's bound for the stable runs: float32 training (the default) against a float64
     reference, on the real data."""
-    from onelayer.experiment import run
+    from onelayer.runs import run
+    from onelayer.settings import TrainSettings
 
     data = mirror_run / "data" / "processed" / "cifar10.npz"
-    ref = run(data, lam=0.0, eta=0.001, out_dir=tmp_path / "f64", dtype="float64", threads=2)
+    ref = run(data, TrainSettings(lam=0.0, eta=0.001, dtype="float64"), tmp_path / "f64", threads=2)
     ours = json.loads((mirror_run / "results" / "lam0_eta0.001" / "metrics.json").read_text())
     assert ours["dtype"] == "float32" and ref["dtype"] == "float64"
     assert abs(ours["test_accuracy"] - ref["test_accuracy"]) <= 0.1, (ours, ref)

@@ -182,7 +182,7 @@ def test_the_improvements_are_train_keys_recorded_in_metrics(
 def test_all_five_batches_are_a_target_of_their_own(finished_workflow):
     """data/processed/cifar10_all.npz: all training batches but the last val_size images, made
     only when asked for (the default run above did not make it)."""
-    from onelayer.preprocess import load_processed
+    from onelayer.dataset import Dataset
 
     wd, config, _ = finished_workflow
     target = wd / "data" / "processed" / "cifar10_all.npz"
@@ -192,6 +192,7 @@ def test_all_five_batches_are_a_target_of_their_own(finished_workflow):
     cfg = {**yaml.safe_load(config.read_text()), "experiments": {"val_size": 150}}
     snakemake(wd, "data/processed/cifar10_all.npz", "--cores", "1", "--configfile",
               str(write_config(wd, cfg, "all.yaml")))  # fmt: skip
-    a = load_processed(target)
-    assert a["X_train"].shape == (3072, 5 * 200 - 150) and a["X_val"].shape == (3072, 150)
-    assert a["pixels_train"].shape == (850, 3072) and (wd / "logs" / "preprocess_all.log").exists()
+    a = Dataset.load(target)
+    assert a.features("train").shape == (3072, 5 * 200 - 150)
+    assert a.features("val").shape == (3072, 150)
+    assert a.pixels("train").shape == (850, 3072) and (wd / "logs" / "preprocess_all.log").exists()

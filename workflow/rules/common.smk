@@ -1,50 +1,29 @@
 # Config validation and the helpers the rule files share.
 
 import os
-import re
 import sys
 
 from snakemake.exceptions import WorkflowError
 from snakemake.utils import validate
 
 sys.path.insert(0, workflow.basedir)  # the onelayer package of this checkout, installed or not
-from onelayer.cifar10 import FOLDER, MEMBERS
+from onelayer.cifar10 import FOLDER, MEMBERS, TRAIN_BATCHES
+from onelayer.config import ConfigError, Plan, coerce, load_schema, normalise, renamed
 from onelayer.errors import RunNameError
-from onelayer.improve import ablation_settings, ablation_steps, grid_frame, point_settings
+from onelayer.improve import ablation_options, ablation_steps, grid_points
 from onelayer.naming import parse_run, run_name
-from onelayer.schedule import own_keys
-from snakemake.utils import Paramspace
 
-# YAML 1.1 reads 1e-3 (no dot) as a string; take such a string as the number it spells.
-_NUMBER = re.compile(r"[-+]?(\d+\.?\d*|\.\d+)([eE][-+]?\d+)?")
-
-
-def _numbers(items, keys):
-    for item in items or []:
-        for key in keys:
-            value = item.get(key) if isinstance(item, dict) else None
-            if isinstance(value, str) and _NUMBER.fullmatch(value.strip()):
-                item[key] = float(value)
-
-
-_numbers(config.get("runs"), ["lam", "eta"])
-_numbers(config.get("reference"), ["lam", "eta", "test_accuracy"])
-_numbers((config.get("gradcheck") or {}).get("cases"), ["lam"])
-_numbers([config.get("gradcheck")], ["h", "abs_tol", "rel_tol", "fd_abs_tol", "fd_rel_tol"])
-_numbers([config.get("train")], ["diverge_factor", "flip"])
-_numbers([(config.get("train") or {}).get("schedule")], ["factor", "eta_min"])
-# --config improvements=true arrives as the string "true"
-if str(config.get("improvements")).lower() in ("true", "false"):
-    config["improvements"] = str(config["improvements"]).lower() == "true"
-_ablation = (config.get("experiments") or {}).get("ablation") or {}
-_numbers([_ablation.get("base"), *(_ablation.get("steps") or {}).values()], ["lam", "eta", "flip"])
-
+# --config and YAML 1.1 give strings where numbers are meant: take them per the schema's types,
+# then validate (which fills in defaults). Each job's settings are built when the DAG is (its
+# params: settings_of below), so a value or a combination that cannot train stops the workflow
+# before its first job, naming the key, for the targets asked for.
+_old = renamed(config)
+if _old:
+    raise WorkflowError("the config uses names this version renamed: " + "; ".join(_old))
+coerce(config, load_schema(os.path.join(workflow.basedir, "workflow/schemas/config.schema.yaml")))
 validate(config, schema="../schemas/config.schema.yaml")
-# a --configfile's schedule merges key by key into config.yaml's: keep only its kind's keys
-for _train in [config["train"], config["experiments"]["train"], config["experiments"]["ablation"]["base"],
-               *config["experiments"]["ablation"]["steps"].values()]:  # fmt: skip
-    if "schedule" in _train:
-        _train["schedule"] = own_keys(_train["schedule"])
+normalise(config)
+PLAN = Plan(config)
 
 # Jobs import the onelayer package from this checkout even where it is not installed (as in
 # the --use-conda environments, which hold only its dependencies). Each job's own Snakemake,
@@ -57,6 +36,7 @@ os.environ.update(
 wildcard_constraints:
     lam=r"[^/_]+",
     eta=r"[^/_]+",
+    nbatch=r"\d+",
 
 
 # Memory and time of each job, for cluster schedulers. mem_mb is 1.5 x the max_rss that
@@ -68,46 +48,58 @@ RESOURCES = {
     "preprocess_all": dict(mem_mb=5500, runtime=20),
     "gradcheck": dict(mem_mb=400, runtime=15),
     "train": dict(mem_mb=700, runtime=15),
-    "plot_run": dict(mem_mb=200, runtime=10),
-    "overview_figures": dict(mem_mb=200, runtime=10),
-    "improve_grid_point": dict(mem_mb=1000, runtime=30),
-    "improve_ablation_run": dict(mem_mb=1000, runtime=30),
-    "improve_best_train": dict(mem_mb=2900, runtime=30),
-    "improve_figures": dict(mem_mb=300, runtime=10),
+    "train_all": dict(mem_mb=1000, runtime=30),  # a run on the five batches
+    "retrain_all": dict(mem_mb=2900, runtime=30),  # ... with the validation images added
+    "figures": dict(mem_mb=300, runtime=10),
 }
 
+ENV = "../envs/onelayer.yaml"
 RAW = "data/raw"
 BATCHES = f"{RAW}/{FOLDER}"
 DATA = "data/processed/cifar10.npz"
 DATA_ALL = "data/processed/cifar10_all.npz"
-# The improvements' grid: one run folder per point, named lam~..._eta~..._nbatch~...
-GRID = Paramspace(grid_frame(config["experiments"]["grid"]), filename_params="*")
+DATA_OF = {"one_batch": DATA, "all": DATA_ALL}
+GRID = "results/improve/grid/lam~{lam}_eta~{eta}_nbatch~{nbatch}"
+CHOSEN = "results/improve/chosen.json"
+BCE_ETA = "results/losses/one_batch/bce_eta.json"
 
 
-def report_train():
-    """The training keys of the report's runs (config's train section, without threads)."""
-    return {k: v for k, v in config["train"].items() if k != "threads"}
+def run_outputs(folder):
+    """The three files of a run folder, which every training rule writes."""
+    return {f: f"{folder}/{f}.{ext}" for f, ext in
+            (("history", "csv"), ("model", "npz"), ("metrics", "json"))}  # fmt: skip
 
 
-def experiment_train():
-    """The training keys of the experiments: config's train section, then the experiments'."""
-    return {**report_train(), **config["experiments"]["train"]}
+def settings_of(make):
+    """params: the settings (as a dict) that ``make(wildcards)`` builds; a wildcard that no
+    run can have (a bad run folder) stops the workflow with its reason."""
+
+    def settings(wildcards):
+        try:
+            return make(wildcards).as_dict()
+        except (RunNameError, ConfigError) as err:
+            raise WorkflowError(str(err)) from None
+
+    return settings
 
 
-def grid_point(wildcards):
-    """experiment.run's settings of a grid point: experiment_train() with the point's lam, eta
-    and n_batch."""
-    return point_settings(GRID.instance(wildcards), experiment_train())
+def report_run(wildcards):
+    try:
+        lam, eta = parse_run(wildcards.lam, wildcards.eta)
+    except RunNameError as err:
+        raise RunNameError(
+            f"bad run folder 'lam{wildcards.lam}_eta{wildcards.eta}': {err}"
+        ) from None
+    return PLAN.report_run(lam, eta)
 
 
 ABLATION = config["experiments"]["ablation"]
 ABLATION_STEPS = ablation_steps(ABLATION)
 
 
-def ablation_point(wildcards):
-    """(data file, experiment.run's settings) of an ablation row, e.g. results/improve/ablation/flip/."""
-    kind, settings = ablation_settings(ABLATION, wildcards.step, report_train())
-    return {"report": DATA, "all": DATA_ALL}[kind], settings
+def ablation_data(wildcards):
+    """The processed data an ablation row trains on."""
+    return DATA_OF[ablation_options(ABLATION, wildcards.step)[0]]
 
 
 # What `snakemake improve` and `snakemake losses` make, by name: results/report.md reads the
@@ -122,10 +114,13 @@ IMPROVE_OUTPUTS = {
 }
 LOSSES_OUTPUTS = {
     "losses_csv": "results/losses/comparison.csv",
-    "losses": "results/losses/comparison.md",
+    "losses_md": "results/losses/comparison.md",
     "histograms": "results/losses/histograms.png",
     "loss_curves": "results/losses/curves.png",
 }
+LOSS_RUNS = [
+    f"results/losses/{s}/{l}" for s in ("one_batch", "improved") for l in ("softmax", "bce")
+]
 
 
 def experiment_outputs():
@@ -133,19 +128,12 @@ def experiment_outputs():
     return {**IMPROVE_OUTPUTS, **LOSSES_OUTPUTS} if config["improvements"] else {}
 
 
-LOSS_RUNS = [(s, l) for s in ("report", "improved") for l in ("softmax", "bce")]
-
-
 def loss_run_inputs(wildcards):
-    """A loss run's data, and what its settings are chosen from: BCE's eta candidates in the
-    report's setting, the grid's table in the improved one."""
-    if wildcards.setting == "report":
-        out = {"data": DATA}
-        if wildcards.loss == "bce":
-            etas = config["losses"]["bce_etas"]
-            out["candidates"] = [f"results/losses/report/bce_eta~{e:g}/metrics.json" for e in etas]
-        return out
-    return {"data": DATA_ALL, "grid": "results/improve/grid.csv"}
+    """A loss run's data, and the choice its settings take: BCE's eta on one batch, the grid's
+    chosen point in the improved setting."""
+    if wildcards.setting == "one_batch":
+        return {"data": DATA, **({"choice": BCE_ETA} if wildcards.loss == "bce" else {})}
+    return {"data": DATA_ALL, "choice": CHOSEN}
 
 
 def report_best():
@@ -156,14 +144,6 @@ def report_best():
 def run_dirs():
     """The run folder of every (lam, eta) pair in config, in config order."""
     return [f"results/{run_name(r['lam'], r['eta'])}" for r in config["runs"]]
-
-
-def run_params(wildcards):
-    """(lam, eta) of a target's wildcards, refused with a clear message when not valid."""
-    try:
-        return parse_run(wildcards.lam, wildcards.eta)
-    except RunNameError as err:
-        raise WorkflowError(f"bad run folder 'lam{wildcards.lam}_eta{wildcards.eta}': {err}")
 
 
 def all_targets():

@@ -1,15 +1,19 @@
+# The data: the archive, downloaded and MD5-verified; its members, safely extracted; the
+# processed arrays training reads.
+
+
 rule download_cifar10:
     output:
         archive=f"{RAW}/cifar-10-python.tar.gz",
     log:
         "logs/download_cifar10.log",
     conda:
-        "../envs/onelayer.yaml"
+        ENV
     params:
         url=config["cifar10"]["url"],
         md5=config["cifar10"]["md5"],
     script:
-        "../scripts/download.py"
+        "../scripts/download_cifar10.py"
 
 
 rule extract_cifar10:
@@ -22,15 +26,16 @@ rule extract_cifar10:
     benchmark:
         "logs/benchmarks/extract_cifar10.tsv"
     conda:
-        "../envs/onelayer.yaml"
+        ENV
     resources:
         **RESOURCES["extract_cifar10"],
     params:
         md5=config["cifar10"]["md5"],
     script:
-        "../scripts/extract.py"
+        "../scripts/extract_cifar10.py"
 
 
+# The report's split: data_batch_1 trains, data_batch_2 validates, test_batch tests.
 rule preprocess:
     input:
         train=[f"{BATCHES}/data_batch_1"],
@@ -44,7 +49,7 @@ rule preprocess:
     benchmark:
         "logs/benchmarks/preprocess.tsv"
     conda:
-        "../envs/onelayer.yaml"
+        ENV
     resources:
         **RESOURCES["preprocess"],
     params:
@@ -56,9 +61,9 @@ rule preprocess:
 # All five training batches, the last experiments.val_size images held out for validation
 # (the handout's bonus 2.1 (a)); only `snakemake data/processed/cifar10_all.npz` and the
 # experiments ask for it, never the report's runs.
-rule preprocess_all:
+use rule preprocess as preprocess_all with:
     input:
-        train=[f"{BATCHES}/data_batch_{i}" for i in range(1, 6)],
+        train=[f"{BATCHES}/{b}" for b in TRAIN_BATCHES],
         test=[f"{BATCHES}/test_batch"],
         meta=f"{BATCHES}/batches.meta",
     output:
@@ -67,11 +72,7 @@ rule preprocess_all:
         "logs/preprocess_all.log",
     benchmark:
         "logs/benchmarks/preprocess_all.tsv"
-    conda:
-        "../envs/onelayer.yaml"
     resources:
         **RESOURCES["preprocess_all"],
     params:
         val_size=config["experiments"]["val_size"],
-    script:
-        "../scripts/preprocess.py"

@@ -1,3 +1,7 @@
+# The hand-derived gradients against PyTorch autograd and finite differences, for every code
+# that trains; training waits for it.
+
+
 rule gradcheck:
     input:
         data=DATA,
@@ -13,7 +17,7 @@ rule gradcheck:
     benchmark:
         "logs/benchmarks/gradcheck.tsv"
     conda:
-        "../envs/onelayer.yaml"
+        ENV
     resources:
         **RESOURCES["gradcheck"],
     params:

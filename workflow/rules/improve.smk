@@ -1,39 +1,31 @@
 # The handout's improvements (bonus 2.1): a grid over lam, eta and n_batch on all five batches,
-# each point a target, and an ablation (`snakemake --cores all improve`; the default target
-# includes them only with `improvements: true`).
+# each point a target; the point best on validation, retrained on training + validation data
+# and tested once; an ablation (`snakemake --cores all improve`; the default target includes
+# them only with `improvements: true`).
 
 
-rule improve_grid_point:
+use rule train as improve_grid_point with:
     input:
         data=DATA_ALL,
-        # as for the report's runs: no point trains on gradients that failed the check
         gradcheck=rules.gradcheck.output.csv,
     output:
-        history=f"results/improve/grid/{GRID.wildcard_pattern}/history.csv",
-        model=f"results/improve/grid/{GRID.wildcard_pattern}/model.npz",
-        metrics=f"results/improve/grid/{GRID.wildcard_pattern}/metrics.json",
+        **run_outputs(GRID),
     log:
-        f"logs/improve/grid/{GRID.wildcard_pattern}.log",
+        f"logs/improve/grid/{GRID.split('/')[-1]}.log",
     benchmark:
-        f"logs/benchmarks/improve/grid/{GRID.wildcard_pattern}.tsv"
-    wildcard_constraints:
-        nbatch=r"\d+",
-    conda:
-        "../envs/onelayer.yaml"
-    threads: config["train"]["threads"]
+        f"logs/benchmarks/improve/grid/{GRID.split('/')[-1]}.tsv"
     resources:
-        **RESOURCES["improve_grid_point"],
+        **RESOURCES["train_all"],
     params:
-        lam=lambda wc: grid_point(wc)["lam"],
-        eta=lambda wc: grid_point(wc)["eta"],
-        train=lambda wc: {k: v for k, v in grid_point(wc).items() if k not in ("lam", "eta")},
-    script:
-        "../scripts/train.py"
+        settings=settings_of(lambda wc: PLAN.grid_point(wc.lam, wc.eta, wc.nbatch)),
 
 
 rule improve_grid_table:
     input:
-        metrics=expand("results/improve/grid/{point}/metrics.json", point=GRID.instance_patterns),
+        metrics=expand(
+            f"results/improve/grid/{{point}}/metrics.json",
+            point=grid_points(config["experiments"]["grid"]),
+        ),
     output:
         csv=report(
             "results/improve/grid.csv",
@@ -44,38 +36,46 @@ rule improve_grid_table:
     log:
         "logs/improve/grid_table.log",
     conda:
-        "../envs/onelayer.yaml"
+        ENV
     script:
-        "../scripts/grid_table.py"
+        "../scripts/improve_grid_table.py"
 
 
-# The grid's best point on validation, retrained on training + validation data, tested once.
-rule improve_best_train:
+# The grid's point best on validation, chosen once for every rule that needs it.
+rule improve_choose:
     input:
-        data=DATA_ALL,
         grid=rules.improve_grid_table.output.csv,
     output:
-        history="results/improve/best/history.csv",
-        model="results/improve/best/model.npz",
-        metrics="results/improve/best/metrics.json",
+        choice=CHOSEN,
+    log:
+        "logs/improve/choose.log",
+    conda:
+        ENV
+    script:
+        "../scripts/improve_choose.py"
+
+
+# The chosen point retrained on training + validation data, tested once.
+use rule train as improve_best_train with:
+    input:
+        data=DATA_ALL,
+        gradcheck=rules.gradcheck.output.csv,
+        choice=CHOSEN,
+    output:
+        **run_outputs("results/improve/best"),
     log:
         "logs/improve/best_train.log",
     benchmark:
         "logs/benchmarks/improve/best_train.tsv"
-    conda:
-        "../envs/onelayer.yaml"
-    threads: config["train"]["threads"]
     resources:
-        **RESOURCES["improve_best_train"],
+        **RESOURCES["retrain_all"],
     params:
-        train=lambda wc: experiment_train(),
-    script:
-        "../scripts/train_best.py"
+        settings=settings_of(lambda wc: PLAN.retrain()),
 
 
 rule improve_best:
     input:
-        grid=rules.improve_grid_table.output.csv,
+        choice=CHOSEN,
         metrics=rules.improve_best_train.output.metrics,
     output:
         json=report(
@@ -87,41 +87,31 @@ rule improve_best:
     log:
         "logs/improve/best.log",
     conda:
-        "../envs/onelayer.yaml"
+        ENV
     params:
-        train=lambda wc: experiment_train(),
         report_best=report_best(),
         published_best=config["experiments"]["published_best"],
     script:
-        "../scripts/best_summary.py"
+        "../scripts/improve_best.py"
 
 
 # The ablation: the report's best setting, each improvement added to it alone, then all together.
-rule improve_ablation_run:
+use rule train as improve_ablation_run with:
     input:
-        data=lambda wc: ablation_point(wc)[0],
+        data=ablation_data,
         gradcheck=rules.gradcheck.output.csv,
     output:
-        history="results/improve/ablation/{step}/history.csv",
-        model="results/improve/ablation/{step}/model.npz",
-        metrics="results/improve/ablation/{step}/metrics.json",
+        **run_outputs("results/improve/ablation/{step}"),
     log:
         "logs/improve/ablation/{step}.log",
     benchmark:
         "logs/benchmarks/improve/ablation/{step}.tsv"
     wildcard_constraints:
         step="|".join(ABLATION_STEPS),
-    conda:
-        "../envs/onelayer.yaml"
-    threads: config["train"]["threads"]
     resources:
-        **RESOURCES["improve_ablation_run"],
+        **RESOURCES["train_all"],
     params:
-        lam=lambda wc: ablation_point(wc)[1]["lam"],
-        eta=lambda wc: ablation_point(wc)[1]["eta"],
-        train=lambda wc: {k: v for k, v in ablation_point(wc)[1].items() if k not in ("lam", "eta")},
-    script:
-        "../scripts/train.py"
+        settings=settings_of(lambda wc: PLAN.ablation(wc.step)[1]),
 
 
 rule improve_ablation_table:
@@ -137,19 +127,23 @@ rule improve_ablation_table:
     log:
         "logs/improve/ablation_table.log",
     conda:
-        "../envs/onelayer.yaml"
+        ENV
     params:
         steps=ABLATION_STEPS,
-        data=[ablation_settings(ABLATION, s, report_train())[0] for s in ABLATION_STEPS],
+        data=[ablation_options(ABLATION, s)[0] for s in ABLATION_STEPS],
     script:
-        "../scripts/ablation_table.py"
+        "../scripts/improve_ablation_table.py"
 
 
 rule improve_figures:
     input:
         grid=rules.improve_grid_table.output.csv,
-        histories=expand("results/improve/grid/{point}/history.csv", point=GRID.instance_patterns),
-        model=rules.improve_best_train.output.model,
+        choice=CHOSEN,
+        histories=expand(
+            f"results/improve/grid/{{point}}/history.csv",
+            point=grid_points(config["experiments"]["grid"]),
+        ),
+        retrained=rules.improve_best_train.output.model,
         data=DATA_ALL,
     output:
         heatmap=report(
@@ -175,9 +169,12 @@ rule improve_figures:
     benchmark:
         "logs/benchmarks/improve/figures.tsv"
     conda:
-        "../envs/onelayer.yaml"
+        ENV
     resources:
-        **RESOURCES["improve_figures"],
+        **RESOURCES["figures"],
+    params:
+        # the folder of the grid's run folders (the chosen one is known when the job runs)
+        grid_runs=lambda wc, input: os.path.dirname(os.path.dirname(input.histories[0])),
     script:
         "../scripts/improve_figures.py"
 

@@ -1,69 +1,67 @@
 # The second loss (the handout's bonus 2.2): softmax + cross-entropy against sigmoid + multiple
-# binary cross-entropy, in the report's setting and the improved one (`snakemake losses`).
+# binary cross-entropy, on one batch (the report's setting) and in the improved one
+# (`snakemake --cores all losses`).
 
 
-# BCE in the report's setting at each candidate eta; the best on validation is the BCE run.
-rule losses_bce_eta:
-    input:
-        data=DATA,
-        gradcheck=rules.gradcheck.output.csv,
+# BCE on one batch at each candidate eta; the one best on validation is the BCE run.
+use rule train as losses_bce_eta with:
     output:
-        history="results/losses/report/bce_eta~{eta}/history.csv",
-        model="results/losses/report/bce_eta~{eta}/model.npz",
-        metrics="results/losses/report/bce_eta~{eta}/metrics.json",
+        **run_outputs("results/losses/one_batch/bce_eta~{eta}"),
     log:
-        "logs/losses/report/bce_eta~{eta}.log",
+        "logs/losses/one_batch/bce_eta~{eta}.log",
     benchmark:
-        "logs/benchmarks/losses/report/bce_eta~{eta}.tsv"
-    conda:
-        "../envs/onelayer.yaml"
-    threads: config["train"]["threads"]
-    resources:
-        **RESOURCES["train"],
+        "logs/benchmarks/losses/one_batch/bce_eta~{eta}.tsv"
     params:
-        lam=config["losses"]["report"]["lam"],
-        eta=lambda wc: float(wc.eta),
-        train={**report_train(), "loss": "bce"},
+        settings=settings_of(lambda wc: PLAN.loss_run("one_batch", "bce", float(wc.eta))),
+
+
+rule losses_choose_bce_eta:
+    input:
+        metrics=[
+            f"results/losses/one_batch/bce_eta~{e:g}/metrics.json"
+            for e in config["losses"]["bce_etas"]
+        ],
+    output:
+        choice=BCE_ETA,
+    log:
+        "logs/losses/choose_bce_eta.log",
+    conda:
+        ENV
     script:
-        "../scripts/train.py"
+        "../scripts/losses_choose_bce_eta.py"
 
 
-rule losses_run:
+# The four runs compared: {one_batch, improved} x {softmax, bce}; a run whose setting is a
+# choice (BCE's eta on one batch, the grid's point) takes it from the file that choice wrote.
+use rule train as losses_run with:
     input:
         unpack(loss_run_inputs),
         gradcheck=rules.gradcheck.output.csv,
     output:
-        history="results/losses/{setting}/{loss}/history.csv",
-        model="results/losses/{setting}/{loss}/model.npz",
-        metrics="results/losses/{setting}/{loss}/metrics.json",
+        **run_outputs("results/losses/{setting}/{loss}"),
     log:
         "logs/losses/{setting}/{loss}.log",
     benchmark:
         "logs/benchmarks/losses/{setting}/{loss}.tsv"
     wildcard_constraints:
-        setting="report|improved",
+        setting="one_batch|improved",
         loss="softmax|bce",
-    conda:
-        "../envs/onelayer.yaml"
-    threads: config["train"]["threads"]
     resources:
-        **RESOURCES["improve_best_train"],
+        **RESOURCES["retrain_all"],
     params:
-        base=lambda wc: (
-            {**report_train(), **config["losses"]["report"]}
-            if wc.setting == "report"
-            else experiment_train()
+        settings=settings_of(lambda wc: PLAN.loss_run(wc.setting, wc.loss)),
+        choice_scale=lambda wc: (
+            {"eta": config["losses"]["bce_eta_scale"]}
+            if (wc.setting, wc.loss) == ("improved", "bce")
+            else {}
         ),
-        bce_eta_scale=config["losses"]["bce_eta_scale"],
-    script:
-        "../scripts/train_loss.py"
 
 
 rule losses_compare:
     input:
-        metrics=[f"results/losses/{s}/{l}/metrics.json" for s, l in LOSS_RUNS],
-        data=DATA,
-        data_all=DATA_ALL,
+        metrics=[f"{r}/metrics.json" for r in LOSS_RUNS],
+        one_batch_data=DATA,
+        improved_data=DATA_ALL,
     output:
         csv=report(
             "results/losses/comparison.csv",
@@ -89,11 +87,13 @@ rule losses_compare:
     benchmark:
         "logs/benchmarks/losses/compare.tsv"
     conda:
-        "../envs/onelayer.yaml"
+        ENV
     resources:
-        **RESOURCES["improve_figures"],
+        **RESOURCES["figures"],
+    params:
+        runs=LOSS_RUNS,
     script:
-        "../scripts/compare_losses.py"
+        "../scripts/losses_compare.py"
 
 
 rule losses:

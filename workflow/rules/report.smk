@@ -1,8 +1,9 @@
+# The report's figures and tables: per run, across runs, and results/report.md.
+
+
 rule plot_run:
     input:
-        metrics="results/lam{lam}_eta{eta}/metrics.json",
-        history="results/lam{lam}_eta{eta}/history.csv",
-        model="results/lam{lam}_eta{eta}/model.npz",
+        **run_outputs("results/lam{lam}_eta{eta}"),
         data=DATA,
     output:
         curves=report(
@@ -24,9 +25,9 @@ rule plot_run:
     benchmark:
         "logs/benchmarks/plot_run/lam{lam}_eta{eta}.tsv"
     conda:
-        "../envs/onelayer.yaml"
+        ENV
     resources:
-        **RESOURCES["plot_run"],
+        **RESOURCES["figures"],
     script:
         "../scripts/plot_run.py"
 
@@ -45,7 +46,7 @@ rule summary:
     log:
         "logs/summary.log",
     conda:
-        "../envs/onelayer.yaml"
+        ENV
     params:
         reference=config["reference"],
     script:
@@ -81,11 +82,11 @@ rule overview_figures:
     benchmark:
         "logs/benchmarks/overview_figures.tsv"
     conda:
-        "../envs/onelayer.yaml"
+        ENV
     resources:
-        **RESOURCES["overview_figures"],
+        **RESOURCES["figures"],
     script:
-        "../scripts/overview.py"
+        "../scripts/overview_figures.py"
 
 
 rule report_md:
@@ -94,13 +95,13 @@ rule report_md:
         metrics=[f"{d}/metrics.json" for d in run_dirs()],
         figures=[f"{d}/{f}.png" for d in run_dirs() for f in ("curves", "weights")],
         overview=rules.overview_figures.output,
-        summary=rules.summary.output.md,
-        gradcheck=rules.gradcheck.output.md,
+        summary=rules.summary.output.csv,
+        gradcheck=rules.gradcheck.output.csv,
     output:
         report="results/report.md",
     log:
         "logs/report_md.log",
     conda:
-        "../envs/onelayer.yaml"
+        ENV
     script:
         "../scripts/report_md.py"

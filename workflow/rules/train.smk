@@ -1,24 +1,26 @@
+# One training run, written as a run folder (history.csv, model.npz, metrics.json): the report's
+# runs, one per (lam, eta). Every other run of the workflow (the grid's points, the ablation's
+# rows, the retrain of the chosen point, the loss comparison's runs) is this rule with its own
+# paths, data and settings (`use rule train as ...` in improve.smk and losses.smk).
+
+
 rule train:
     input:
         data=DATA,
         # Training waits for the gradient check: no run trains on gradients that failed it.
         gradcheck=rules.gradcheck.output.csv,
     output:
-        history="results/lam{lam}_eta{eta}/history.csv",
-        model="results/lam{lam}_eta{eta}/model.npz",
-        metrics="results/lam{lam}_eta{eta}/metrics.json",
+        **run_outputs("results/lam{lam}_eta{eta}"),
     log:
         "logs/train/lam{lam}_eta{eta}.log",
     benchmark:
         "logs/benchmarks/train/lam{lam}_eta{eta}.tsv"
     conda:
-        "../envs/onelayer.yaml"
+        ENV
     threads: config["train"]["threads"]
     resources:
         **RESOURCES["train"],
     params:
-        lam=lambda wc: run_params(wc)[0],
-        eta=lambda wc: run_params(wc)[1],
-        train=report_train(),
+        settings=settings_of(report_run),
     script:
         "../scripts/train.py"

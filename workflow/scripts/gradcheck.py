@@ -1,16 +1,16 @@
-"""Check the analytic gradients against PyTorch and finite differences (rule gradcheck)."""
+"""Rule gradcheck: the gradients of every code that trains against torch and finite differences."""
 
-from onelayer.gradcheck import run_checks
+from onelayer import steps
 from onelayer.logs import run_logged
 
 run_logged(
     snakemake.log[0],
-    lambda: run_checks(
+    lambda: steps.gradcheck(
         snakemake.input.data,
         snakemake.params.settings,
         snakemake.output.csv,
         snakemake.output.md,
-        threads=snakemake.threads,
         backend=snakemake.params.backend,
+        threads=snakemake.threads,
     ),
 )

@@ -1,18 +1,16 @@
-"""Loss/cost curves and learned-weight images of one run (rule plot_run)."""
+"""Rule plot_run: loss/cost curves and learned-weight images of one run."""
 
 from pathlib import Path
 
-from onelayer import plots
+from onelayer import steps
 from onelayer.logs import run_logged
-from onelayer.runs import label_names, load_run
 
-
-def main():
-    run = load_run(Path(snakemake.input.metrics).parent)
-    args = (run["lam"], run["eta"])
-    plots.curves(run["history"], *args, snakemake.output.curves, run["diverged_epoch"])
-    names = label_names(snakemake.input.data)
-    plots.weights(run["W"], names, *args, snakemake.output.weights, run["diverged_epoch"])
-
-
-run_logged(snakemake.log[0], main)
+run_logged(
+    snakemake.log[0],
+    lambda: steps.plot_run(
+        Path(snakemake.input.metrics).parent,
+        snakemake.input.data,
+        snakemake.output.curves,
+        snakemake.output.weights,
+    ),
+)

@@ -1,21 +1,23 @@
-"""Write results/report.md from the finished runs (rule report_md)."""
+"""Rule report_md: results/report.md from the finished runs and tables."""
 
-from pathlib import Path
-
+from onelayer import steps
 from onelayer.logs import run_logged
-from onelayer.report import write_report
-from onelayer.runs import load_run
 
-IMPROVE = ("best", "ablation", "grid", "losses")  # inputs with config improvements: true
+# the experiments' tables, where config improvements puts them into the report
+EXPERIMENTS = {"best": "best", "ablation": "ablation", "grid": "grid", "losses": "losses_csv"}
 
 run_logged(
     snakemake.log[0],
-    lambda: write_report(
-        [load_run(Path(p).parent) for p in snakemake.input.metrics],
+    lambda: steps.report_md(
+        snakemake.input.metrics,
         snakemake.input.summary,
         snakemake.input.gradcheck,
         snakemake.config,
         snakemake.output.report,
-        {k: snakemake.input[k] for k in IMPROVE} if "best" in snakemake.input.keys() else None,
+        (
+            {k: snakemake.input[v] for k, v in EXPERIMENTS.items()}
+            if "best" in snakemake.input.keys()
+            else None
+        ),
     ),
 )

@@ -1,12 +1,12 @@
-"""Collect every configured run's metrics beside the report's numbers (rule summary)."""
+"""Rule summary: every configured run's test accuracy beside the report's."""
 
+from onelayer import steps
 from onelayer.logs import run_logged
-from onelayer.summary import write_summary
 
 run_logged(
     snakemake.log[0],
-    lambda: write_summary(
-        list(snakemake.input.metrics),
+    lambda: steps.summary(
+        snakemake.input.metrics,
         snakemake.params.reference,
         snakemake.output.csv,
         snakemake.output.md,

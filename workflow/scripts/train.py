@@ -1,18 +1,18 @@
-"""Train and evaluate one (lambda, eta) configuration (rule train)."""
+"""Rule train, and the rules derived from it: train one run and write its folder."""
 
 from pathlib import Path
 
-from onelayer.experiment import run
+from onelayer import steps
 from onelayer.logs import run_logged
 
 run_logged(
     snakemake.log[0],
-    lambda: run(
+    lambda: steps.train(
         snakemake.input.data,
-        lam=snakemake.params.lam,
-        eta=snakemake.params.eta,
-        out_dir=Path(snakemake.output.metrics).parent,
+        snakemake.params.settings,
+        Path(snakemake.output.metrics).parent,
         threads=snakemake.threads,
-        **snakemake.params.train,
+        choice=snakemake.input.get("choice"),
+        choice_scale=snakemake.params.get("choice_scale"),
     ),
 )

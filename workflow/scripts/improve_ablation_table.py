@@ -1,14 +1,14 @@
-"""One row per ablation step (rule improve_ablation_table)."""
+"""Rule improve_ablation_table: one row per ablation step."""
 
-from onelayer.improve import ablation_table
+from onelayer import steps
 from onelayer.logs import run_logged
 
 run_logged(
     snakemake.log[0],
-    lambda: ablation_table(
+    lambda: steps.improve_ablation_table(
         snakemake.params.steps,
         snakemake.params.data,
-        list(snakemake.input.metrics),
+        snakemake.input.metrics,
         snakemake.output.csv,
     ),
 )

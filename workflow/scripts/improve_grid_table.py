@@ -1,0 +1,9 @@
+"""Rule improve_grid_table: one row per grid point."""
+
+from onelayer import steps
+from onelayer.logs import run_logged
+
+run_logged(
+    snakemake.log[0],
+    lambda: steps.improve_grid_table(snakemake.input.metrics, snakemake.output.csv),
+)
