@@ -2,10 +2,11 @@
 test-time flip average as a linear model.
 
 Images are rows (one image per row: X^T of the features, or the raw pixels), each 3 x 32 x 32
-in CIFAR's order (R, G, B planes of 32 rows of 32 pixels). A flip reverses each row of pixels.
-Training keeps the flipped copy of the training set beside the original, and each time an image
-is seen it is read from one copy or the other: the kernels stay the same, and the draws come
-from their own seeded generator.
+in CIFAR's order (R, G, B planes of 32 rows of 32 pixels). A flip reverses each row of pixels; a
+move shifts the image by whole pixels, the uncovered border black. Training draws a flip and a
+move for each position of an epoch from generators of their own (``train``); the native kernels
+make those images batch by batch as they read them (kernels.c, move_image), the numpy backend
+makes an epoch's images here, the same bytes.
 """
 
 from __future__ import annotations
@@ -52,6 +53,27 @@ def translate(images: np.ndarray, dx: np.ndarray, dy: np.ndarray, fill: np.ndarr
             max(-x, 0), SIDE + min(-x, 0)
         )
         dst[at, :, rows_to, cols_to] = src[at][:, :, rows_from, cols_from]
+    return out
+
+
+def flipped_and_moved(images: np.ndarray, mirror: np.ndarray, dx: np.ndarray,
+                      dy: np.ndarray) -> np.ndarray:  # fmt: skip
+    """Each image (a row of bytes) mirrored where mirror[i], then moved right by dx[i] and down
+    by dy[i] pixels, the uncovered border black (0): flip_horizontal then translate, in one new
+    array, one copy per distinct (mirror, dx, dy)."""
+    n, d = images.shape
+    if d % (SIDE * SIDE):
+        raise ValueError(f"images of {d} features are not planes of {SIDE} x {SIDE} pixels")
+    c = d // (SIDE * SIDE)
+    out = np.zeros_like(images)
+    src, dst = images.reshape(n, c, SIDE, SIDE), out.reshape(n, c, SIDE, SIDE)
+    keys = np.stack([mirror, dx, dy], axis=1).astype(np.int64)
+    for m, x, y in np.unique(keys, axis=0):
+        at = np.flatnonzero((keys == (m, x, y)).all(axis=1))
+        part = src[at][..., ::-1] if m else src[at]
+        rows_to, rows_from = slice(max(y, 0), SIDE + min(y, 0)), slice(max(-y, 0), SIDE + min(-y, 0))
+        cols_to, cols_from = slice(max(x, 0), SIDE + min(x, 0)), slice(max(-x, 0), SIDE + min(-x, 0))
+        dst[at, :, rows_to, cols_to] = part[:, :, rows_from, cols_from]
     return out
 
 

@@ -15,7 +15,7 @@ import logging
 import numpy as np
 
 from onelayer import model
-from onelayer.augment import flip_horizontal, translate
+from onelayer.augment import flip_horizontal, flipped_and_moved
 from onelayer.dataset import TrainingData
 
 log = logging.getLogger(__name__)
@@ -54,16 +54,24 @@ def augmented(images: np.ndarray, rows: np.ndarray, mirror, moves) -> np.ndarray
     """The images (rows of bytes, in image order) as an epoch reads them: image rows[t]
     mirrored where mirror[t], then moved by moves[t] = (dx, dy) pixels with a black border."""
     n = images.shape[0]
+    by_image = np.zeros((n, 3), dtype=np.int64)  # mirror, dx, dy of each image
     if mirror is not None:
-        flipped = np.zeros(n, dtype=bool)
-        flipped[rows] = np.asarray(mirror, dtype=bool)
-        images = images.copy()
-        images[flipped] = flip_horizontal(images[flipped])
-    if moves is None:
-        return images
-    by_image = np.empty((n, 2), dtype=np.int64)
-    by_image[rows] = moves
-    return translate(images, by_image[:, 0], by_image[:, 1], 0)
+        by_image[rows, 0] = mirror
+    if moves is not None:
+        by_image[rows, 1:] = moves
+    return flipped_and_moved(images, *by_image.T)
+
+
+def kernel_moves(count: int, mirror, moves) -> np.ndarray | None:
+    """(mirror, dx, dy) per position, as the native kernels take them; None: no augmentation."""
+    if mirror is None and moves is None:
+        return None
+    out = np.zeros((count, 3), dtype=np.int8)
+    if mirror is not None:
+        out[:, 0] = mirror
+    if moves is not None:
+        out[:, 1:] = moves
+    return out
 
 
 def pad_classes(W: np.ndarray, b: np.ndarray, K_pad: int) -> tuple[np.ndarray, np.ndarray]:
@@ -185,7 +193,6 @@ class NativeBackend:
             images = {s: data.features(s, self.dtype).T for s in ("train", "val")}
         self.sets = {s: (np.ascontiguousarray(images[s]), labels(getattr(data, f"y_{s}")))
                      for s in ("train", "val")}  # fmt: skip
-        self.mirrors = None  # the training images, then their mirror images, made when needed
 
     @property
     def fma(self) -> bool:
@@ -196,15 +203,11 @@ class NativeBackend:
 
     def epoch(self, rows: np.ndarray, n_batch: int, eta: float, lam: float, mirror=None,
               moves=None) -> None:  # fmt: skip
+        """The kernel mirrors and moves the images itself, batch by batch, as it reads them."""
         XT, y = self.sets["train"]
-        if moves is not None:
-            XT = augmented(XT, rows, mirror, moves)
-        elif mirror is not None:  # row i + n is image i mirrored
-            if self.mirrors is None:
-                self.mirrors = (np.concatenate([XT, flip_horizontal(XT)]), np.concatenate([y, y]))
-            (XT, y), rows = self.mirrors, rows + y.size * np.asarray(mirror)
-        self.native.sgd_epoch(self.W, self.b, XT, y, rows, n_batch, eta, lam,
-                              affine=self.affine, variant=self.variant, loss=self.loss)  # fmt: skip
+        self.native.sgd_epoch(self.W, self.b, XT, y, rows, n_batch, eta, lam, affine=self.affine,
+                              variant=self.variant, loss=self.loss,
+                              moves=kernel_moves(rows.size, mirror, moves))  # fmt: skip
 
     def keep_subset(self, idx: np.ndarray) -> None:
         XT, y = self.sets["train"]

@@ -6,7 +6,7 @@ import pytest
 from conftest import fit
 
 from onelayer import model
-from onelayer.augment import flip_horizontal
+from onelayer.augment import flip_horizontal, flipped_and_moved
 from onelayer.dataset import PixelMap
 from onelayer.errors import SettingsError
 from onelayer.schedule import Schedule, own_keys
@@ -204,3 +204,53 @@ def test_a_merged_schedule_keeps_only_its_kinds_keys():
                                                                           "eta_min": 0.1}  # fmt: skip
     with pytest.raises(SettingsError, match="takes no eta_min"):  # a schedule itself is strict
         Schedule.from_dict(merged)
+
+
+def test_flipped_and_moved_is_a_flip_then_a_move():
+    rng = np.random.default_rng(6)
+    U = rng.integers(0, 256, size=(40, 3072), dtype=np.uint8)
+    mirror, dx, dy = rng.integers(0, 2, 40), rng.integers(-3, 4, 40), rng.integers(-3, 4, 40)
+    out = flipped_and_moved(U, mirror, dx, dy)
+    for i in range(40):
+        img = U[i].reshape(3, 32, 32)
+        img = img[:, :, ::-1] if mirror[i] else img
+        assert np.array_equal(out[i].reshape(3, 32, 32), moved_by_padding(img, dx[i], dy[i], 3))
+
+
+# A short run with flips and 1-pixel moves on the tiny archive's five batches, pinned: the
+# history and the model made when numpy built each epoch's moved images (a0a0bab); the kernels
+# now mirror and move the images themselves, and must read the same bytes (every FMA build).
+MOVED_RUN_SHA256 = ("89756e78f25d998356d6ffda70da0956816b02a398b5340362bd808dc9e93c53",
+                    "7b2877bcd70ddbd634e14994e0e3ea3c19be2eed3e949d67353fe3fbaee2ed93")  # fmt: skip
+
+
+def test_a_run_with_flips_and_moves_keeps_its_pinned_bits(tmp_path):
+    import hashlib
+
+    from cifar_format import make_archive
+
+    from onelayer import native
+    from onelayer.cifar10 import extract
+    from onelayer.dataset import Dataset
+    from onelayer.preprocess import preprocess
+    from onelayer.runs import history_csv
+    from onelayer.settings import TrainSettings
+    from onelayer.train import train
+
+    make_archive(tmp_path / "a.tar.gz", n=200, seed=0)
+    b1, b2, b3, b4, b5, test, meta = extract(tmp_path / "a.tar.gz", tmp_path)
+    preprocess([b1, b2, b3, b4, b5], [], [test], meta, tmp_path / "all.npz", val_size=100)
+    data = Dataset.load(tmp_path / "all.npz").training_data()
+    settings = TrainSettings(lam=0.01, eta=0.005, n_batch=20, n_epochs=3, flip=0.5,
+                             translate_px=1)  # fmt: skip
+    runs = {b: train(data, settings.replace(backend=b)) for b in ("native", "numpy")}
+    ours = runs["native"]
+    if not ours.native_fma:
+        pytest.skip(f"trained by {ours.native_variant}, a build without FMA: other bits")
+    assert ours.native_variant in native.runnable()
+    digest = (hashlib.sha256(history_csv(ours.history).encode()).hexdigest(),
+              hashlib.sha256(ours.W.tobytes() + ours.b.tobytes()).hexdigest())  # fmt: skip
+    assert digest == MOVED_RUN_SHA256
+    # the numpy backend makes the same images and does the same maths: equal to rounding
+    for a, b in zip(ours.history, runs["numpy"].history):
+        assert a == pytest.approx(b, rel=1e-5)

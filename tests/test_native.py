@@ -331,18 +331,25 @@ BAD = [
     ("X of the wrong width", "native.scores(W, b, X[:, :10].copy())", "X must hold one image per row, n x 40"),
     ("a list for W", "native.scores(W.tolist(), b, X)", "W must be a numpy array"),
     ("y of int32", "native.loss_and_accuracy(W, b, X, y.astype(np.int32))", "y must have dtype int64"),
-    ("pixels without a map", "native.scores(W, b, U)", "need affine=(scale, shift)"),
+    ("pixels without a map", "native.scores(W, b, U)", "need affine=(scale, offset)"),
     ("a map for features", "native.scores(W, b, X, affine=aff)", "for raw pixels (uint8 X) only"),
     ("a short scale", "native.scores(W, b, U, affine=(aff[0][:5], aff[1]))", "scale must have shape (40,)"),
     ("an empty batch", "native.gradients(W, b, X, y, 0.1, rows=[])", "rows must name at least one image"),
     ("no images to evaluate", "native.loss_and_accuracy(W, b, X[:0], y[:0])", "at least one image"),
     ("an unknown loss", "native.sgd_epoch(W, b, X, y, perm, 10, 0.1, 0.0, loss='hinge')", "loss must be one of ('softmax', 'bce')"),
     ("label 12, bce", "y[3] = 12; native.gradients(W, b, X, y, 0.1, loss='bce')", "class labels 0..9"),
+    ("moves for features", "native.sgd_epoch(W, b, X, y, perm, 10, 0.1, 0.0, moves=np.zeros((n, 3), np.int8))", "apply to raw pixels (uint8 X) only"),
+    ("moves off planes", "native.sgd_epoch(W, b, U, y, perm, 10, 0.1, 0.0, affine=aff, moves=np.zeros((n, 3), np.int8))", "d = 40 is not a whole number"),
+    ("moves of the wrong shape", "D = 1024; one = np.ones(D, np.float32); native.sgd_epoch(np.zeros((K, D), np.float32), b, np.zeros((n, D), np.uint8), y, perm, 10, 0.1, 0.0, affine=(one, one), moves=np.zeros((n, 2), np.int8))", "moves must be 30 x 3 integers"),
+    ("a mirror of 2", "D = 1024; one = np.ones(D, np.float32); mv = np.zeros((n, 3), np.int8); mv[3, 0] = 2; native.sgd_epoch(np.zeros((K, D), np.float32), b, np.zeros((n, D), np.uint8), y, perm, 10, 0.1, 0.0, affine=(one, one), moves=mv)", "mirror must be 0 or 1"),
     # the C side checks indices and ranges on its own, for calls that bypass the Python checks
     ("C: row past the end", "S = np.empty((2, K), np.float32); rows = np.array([0, 31]); k.scores_f32(p(W), p(b), p(X), d, n, 0, 0, p(rows), 2, d, K, p(S))", "rows[1] = 31 is out of range 0..29"),
     ("C: label 12", "y[4] = 12; dW = np.empty_like(W); db = np.empty_like(b); k.gradients_f32(p(W), p(b), p(X), d, n, 0, 0, p(perm), p(y), n, d, K, 0.1, p(dW), p(db), 0)", "y[4] = 12 is not a class label 0..9"),
-    ("C: perm past the end", "perm[2] = -3; k.sgd_epoch_f32(p(W), p(b), p(X), d, n, 0, 0, p(y), p(perm), n, d, K, 10, 0.1, 0.0, 0)", "perm[2] = -3 is out of range"),
-    ("C: n_batch = 0", "k.sgd_epoch_f32(p(W), p(b), p(X), d, n, 0, 0, p(y), p(perm), n, d, K, 0, 0.1, 0.0, 0)", "n_batch must be between 1"),
+    ("C: perm past the end", "perm[2] = -3; k.sgd_epoch_f32(p(W), p(b), p(X), d, n, 0, 0, p(y), p(perm), 0, n, d, K, 10, 0.1, 0.0, 0)", "perm[2] = -3 is out of range"),
+    ("C: n_batch = 0", "k.sgd_epoch_f32(p(W), p(b), p(X), d, n, 0, 0, p(y), p(perm), 0, n, d, K, 0, 0.1, 0.0, 0)", "n_batch must be between 1"),
+    ("C: moves off planes", "mv = np.zeros((n, 3), np.int8); k.sgd_epoch_f32u8(p(W), p(b), p(U), d, n, p(aff[0]), p(aff[1]), p(y), p(perm), p(mv), n, d, K, 10, 0.1, 0.0, 0)", "d = 40 is not a whole number of planes"),
+    ("C: moves for features", "mv = np.zeros((n, 3), np.int8); D = 1024; Xf = np.zeros((n, D), np.float32); Wf = np.zeros((K, D), np.float32); k.sgd_epoch_f32(p(Wf), p(b), p(Xf), D, n, 0, 0, p(y), p(perm), p(mv), n, D, K, 10, 0.1, 0.0, 0)", "only raw pixels (uint8 X) are mirrored and moved"),
+    ("C: a move of 32", "mv = np.zeros((n, 3), np.int8); mv[7] = (0, 32, 0); D = 1024; Ub = np.zeros((n, D), np.uint8); Wf = np.zeros((K, D), np.float32); s = np.ones(D, np.float32); k.sgd_epoch_f32u8(p(Wf), p(b), p(Ub), D, n, p(s), p(s), p(y), p(perm), p(mv), n, D, K, 10, 0.1, 0.0, 0)", "moves[7] = (0, 32, 0): mirror must be 0 or 1 and a move within -31 .. 31"),
     ("C: K = 17", "k.evaluate_f32(p(W), p(b), p(X), d, n, 0, 0, p(y), d, 17, 0, 0)", "K (classes) must be between 1 and 16"),
     ("C: ldx below d", "k.evaluate_f32(p(W), p(b), p(X), d - 1, n, 0, 0, p(y), d, K, 0, 0)", "ldx (elements between images of X) must be between 40"),
 ]  # fmt: skip
@@ -381,3 +388,34 @@ def test_a_refused_update_leaves_w_and_b_as_they_were():
     with pytest.raises(ValueError, match="perm holds 25"):
         native.sgd_epoch(Wn, bn, XT, y64, perm, 5, 0.1, 0.0)
     assert np.array_equal(Wn, W0) and np.array_equal(bn, b0)
+
+
+@variants
+@pytest.mark.parametrize("dtype", DTYPES)
+@pytest.mark.parametrize("loss", ["softmax", "bce"])
+def test_the_kernels_mirror_and_move_images_as_numpy_does(dtype, variant, loss):
+    """An epoch whose kernel mirrors and moves the images itself gives the bits of the same
+    epoch on numpy's mirrored and moved copy (augment.flipped_and_moved): the kernel converts
+    the same bytes. Moves cover the edges (0, +-1, +-31) and every mix with a mirror; the
+    batches leave a remainder."""
+    from onelayer.augment import flipped_and_moved
+
+    n, d, K = 87, 3072, 10
+    U, affine, _, y, W, b = pixel_problem(d, n, K, seed=3, dtype=dtype)
+    rng = np.random.default_rng(4)
+    perm = rng.permutation(n)
+    moves = np.stack([rng.integers(0, 2, n), rng.choice([0, 1, -1, 2, -3, 31, -31], n),
+                      rng.choice([0, 1, -1, 5, -8, 31, -31], n)], axis=1).astype(np.int8)  # fmt: skip
+    moves[:8] = [(m, x, y0) for m in (0, 1) for x, y0 in ((0, 0), (1, -1), (-31, 31), (31, 0))]
+    by_image = np.zeros((n, 3), np.int64)
+    by_image[perm] = moves
+    copy = flipped_and_moved(U, *by_image.T)
+    Wn, bn = np.ascontiguousarray(W), np.ascontiguousarray(b[:, 0])
+    W1, b1, W2, b2 = Wn.copy(), bn.copy(), Wn.copy(), bn.copy()
+    kw = dict(affine=affine, variant=variant, loss=loss)
+    native.sgd_epoch(W1, b1, U, y.astype(np.int64), perm, 10, 0.05, 0.01, moves=moves, **kw)
+    native.sgd_epoch(W2, b2, copy, y.astype(np.int64), perm, 10, 0.05, 0.01, **kw)
+    assert W1.tobytes() == W2.tobytes() and b1.tobytes() == b2.tobytes()
+    W3 = Wn.copy()
+    native.sgd_epoch(W3, bn.copy(), U, y.astype(np.int64), perm, 10, 0.05, 0.01, **kw)
+    assert W3.tobytes() != W1.tobytes()  # the moves changed the epoch

@@ -56,7 +56,12 @@ def case(kind, d, n, K, seed=0, loss="softmax"):
     b = (0.1 * rng.normal(size=K)).astype(dtype)
     y = rng.integers(0, K, size=n).astype(np.int64)
     perm = rng.permutation(n).astype(np.int64)
-    return dict(dtype=dtype, X=X, affine=affine, W=W, b=b, y=y, perm=perm,
+    # an epoch of images of whole planes mirrors and moves them, as training with flips and moves
+    moves = None
+    if pixels and d % 1024 == 0:
+        moves = np.stack([rng.integers(0, 2, n), rng.integers(-2, 3, n), rng.integers(-31, 32, n)],
+                         axis=1).astype(np.int8)  # fmt: skip
+    return dict(dtype=dtype, X=X, affine=affine, W=W, b=b, y=y, perm=perm, moves=moves,
                 n_batch=max(1, n // 3), lam=0.3, eta=0.1, loss=loss)  # fmt: skip
 
 
@@ -64,8 +69,10 @@ def run_arm(harness, tmp_path, kind, c) -> list[np.ndarray]:
     n, d = c["X"].shape
     K = c["W"].shape[0]
     bce = int(c["loss"] == "bce")
-    parts = [np.array([kind, n, d, K, c["n_batch"], bce], np.int64), np.array([c["lam"], c["eta"]]),
-             c["W"], c["b"], c["X"], *(c["affine"] or ()), c["y"], c["perm"]]  # fmt: skip
+    moved = c["moves"] is not None
+    parts = [np.array([kind, n, d, K, c["n_batch"], bce, moved], np.int64),
+             np.array([c["lam"], c["eta"]]), c["W"], c["b"], c["X"], *(c["affine"] or ()), c["y"],
+             c["perm"], *([c["moves"]] if moved else [])]  # fmt: skip
     src, dst = tmp_path / f"in{kind}{bce}", tmp_path / f"out{kind}{bce}"
     src.write_bytes(b"".join(p.tobytes() for p in parts))
     proc = subprocess.run(
@@ -91,7 +98,7 @@ def x86_reference(variant, c) -> list[np.ndarray]:
     out += native.gradients(W, b, X, y, c["lam"], rows=perm[:nb], **kw)
     out.append(np.array(native.loss_and_accuracy(W, b, X, y, **kw)))
     W1, b1 = W.copy(), b.copy()
-    native.sgd_epoch(W1, b1, X, y, perm, nb, c["eta"], c["lam"], **kw)
+    native.sgd_epoch(W1, b1, X, y, perm, nb, c["eta"], c["lam"], moves=c["moves"], **kw)
     return out + [W1, b1]
 
 

@@ -169,18 +169,18 @@ class _Problem:
         self.XT, self.n, self.pixels = XT, XT.shape[0], XT.dtype == np.uint8
         if self.pixels and affine is None:
             raise ValueError(
-                "raw pixels (uint8 X) need affine=(scale, shift) to map them to features"
+                "raw pixels (uint8 X) need affine=(scale, offset) to map them to features"
             )
         if not self.pixels and affine is not None:
-            raise ValueError("affine=(scale, shift) is for raw pixels (uint8 X) only")
+            raise ValueError("affine=(scale, offset) is for raw pixels (uint8 X) only")
         if affine is None:
-            self.scale = self.shift = 0
+            self.scale = self.offset = 0
         else:
-            scale, shift = (
-                _array(n, a, W.dtype, (self.d,)) for n, a in zip(("scale", "shift"), affine)
+            scale, offset = (
+                _array(n, a, W.dtype, (self.d,)) for n, a in zip(("scale", "offset"), affine)
             )
-            self.scale, self.shift = _p(scale), _p(shift)
-            self._keep = (scale, shift)
+            self.scale, self.offset = _p(scale), _p(offset)
+            self._keep = (scale, offset)
         self.y = None
         if y is not None:
             y = _array("y", y, np.int64, (self.n,))
@@ -195,8 +195,8 @@ class _Problem:
         return getattr(self.k, f"{name}_{suffix}")
 
     def head(self) -> tuple:
-        """W, b, X, its leading dimension, n, scale, shift: every kernel's first arguments."""
-        return (_p(self.W), _p(self.b), _p(self.XT), self.d, self.n, self.scale, self.shift)
+        """W, b, X, its leading dimension, n, scale, offset: every kernel's first arguments."""
+        return (_p(self.W), _p(self.b), _p(self.XT), self.d, self.n, self.scale, self.offset)
 
 
 def _p(a: np.ndarray) -> int:
@@ -238,16 +238,39 @@ def gradients(W, b, XT, y, lam: float, rows=None, affine=None, variant=None, los
 
 
 def sgd_epoch(W, b, XT, y, perm, n_batch: int, eta: float, lam: float, affine=None,
-              variant=None, loss="softmax") -> None:  # fmt: skip
+              variant=None, loss="softmax", moves=None) -> None:  # fmt: skip
     """One epoch of mini-batch gradient descent on the batches perm[0:n_batch], ...; updates
-    W and b in place (a remainder shorter than n_batch is dropped)."""
+    W and b in place (a remainder shorter than n_batch is dropped).
+
+    ``moves`` (raw pixels only, images of 32 x 32 planes): one row (mirror, dx, dy) per
+    position of perm: position t reads image perm[t] with each row reversed where mirror is 1,
+    then moved right by dx and down by dy pixels with a black border, as ``augment``'s
+    flip_horizontal and translate make it (the kernel makes the batch's moved images itself)."""
     bce = _bce(loss)
     pb = _Problem(W, b, XT, y, affine, write_params=True, variant=variant)
     perm = _indices("perm", perm, pb.n, "images of X")
     if isinstance(n_batch, bool) or not isinstance(n_batch, (int, np.integer)) or n_batch < 1:
         raise ValueError(f"n_batch must be an integer >= 1, got {n_batch!r}")
-    pb.fn("sgd_epoch")(*pb.head(), _p(pb.y), _p(perm), perm.size, pb.d, pb.K, int(n_batch),
-                       float(eta), float(lam), bce)  # fmt: skip
+    if moves is not None:
+        moves = _moves(moves, perm.size, pb)
+    pb.fn("sgd_epoch")(*pb.head(), _p(pb.y), _p(perm), 0 if moves is None else _p(moves),
+                       perm.size, pb.d, pb.K, int(n_batch), float(eta), float(lam), bce)  # fmt: skip
+
+
+def _moves(moves, count: int, pb: _Problem) -> np.ndarray:
+    """``moves`` as the kernel takes it: count x 3 int8, mirror 0 or 1, moves within an image."""
+    if not pb.pixels:
+        raise ValueError("moves (mirror, dx, dy) apply to raw pixels (uint8 X) only")
+    if pb.d % 1024:
+        raise ValueError(f"moves act on images of 32 x 32 planes; d = {pb.d} is not a whole number of them")
+    moves = np.asarray(moves)
+    if moves.shape != (count, 3) or not np.issubdtype(moves.dtype, np.integer):
+        raise ValueError(f"moves must be {count} x 3 integers (mirror, dx, dy), got {moves.dtype} "
+                         f"of shape {moves.shape}")  # fmt: skip
+    if moves.size and (moves[:, 0].min() < 0 or moves[:, 0].max() > 1 or
+                       np.abs(moves[:, 1:]).max() > 31):  # fmt: skip
+        raise ValueError("moves: mirror must be 0 or 1 and dx, dy within -31 .. 31")
+    return np.ascontiguousarray(moves, dtype=np.int8)
 
 
 def loss_and_accuracy(W, b, XT, y, affine=None, variant=None, loss="softmax"):

@@ -7,8 +7,8 @@
  * Layout: W is K x d row-major (class k's weights contiguous); images are rows of X with
  * leading dimension ldx (X^T of the d x n matrix of the assignment, one image contiguous);
  * labels y are int64. X holds either the features (float32 or float64, as W) or the raw pixels
- * they were made from (bytes), with scale and shift such that feature j is scale[j] u[j] +
- * shift[j]: the kernels fold the map into W and b (W x + b = (W scale) u + (b + W shift)) and
+ * they were made from (bytes), with scale and offset such that feature j is scale[j] u[j] +
+ * offset[j]: the kernels fold the map into W and b (W x + b = (W scale) u + (b + W offset)) and
  * into the gradient, and read one byte per feature instead of four or eight. Every function is
  * single-threaded and keeps a fixed order of operations, so equal inputs give equal bits,
  * whichever thread calls it.
@@ -297,6 +297,43 @@ static inline double fmas_f64(double a, double b, double c) {
 #else
     return a * b + c;
 #endif
+}
+
+/* Augmentation (the handout's bonus 2.1 (b) and moves): the image src (planes of 32 x 32 bytes,
+ * d = planes x 1024, rows of 32 pixels) as an epoch reads it: each row reversed where
+ * ``mirror`` (a horizontal flip), then the image moved right by dx and down by dy pixels, the
+ * pixels no image pixel moved onto black (0). These are the bytes of augment.flip_horizontal
+ * then augment.translate, so the kernels convert and compute exactly what they did on numpy's
+ * augmented copy. Each row is one 32-byte vector (reversed in registers), stored dx bytes along
+ * its row; what the stores put past a row's end (dx > 0) or before its start (dx < 0) lands on
+ * the columns that no pixel moves onto, which are zeroed last. dst needs MOVE_PAD bytes of room
+ * before and after it; |dx|, |dy| < 32 (module.c checks). */
+#define MOVE_PAD 64
+typedef uint8_t row_u8 __attribute__((vector_size(32)));
+static inline int64_t moved_stride(int64_t d) { /* bytes between moved images in scratch space */
+    return (d + MOVE_PAD + 63) / 64 * 64;
+}
+static void move_image(const uint8_t* src, uint8_t* dst, int64_t d, int mirror, int dx, int dy) {
+    const row_u8 reverse = {31, 30, 29, 28, 27, 26, 25, 24, 23, 22, 21, 20, 19, 18, 17, 16,
+                            15, 14, 13, 12, 11, 10, 9,  8,  7,  6,  5,  4,  3,  2,  1,  0};
+    for (int64_t p = 0; p < d; p += 1024)
+        for (int r = 0; r < 32; r++) {
+            uint8_t* out = dst + p + 32 * r;
+            const int sr = r - dy; /* the source row */
+            if (sr < 0 || sr > 31) {
+                memset(out, 0, 32);
+                continue;
+            }
+            row_u8 v;
+            memcpy(&v, src + p + 32 * sr, 32);
+            if (mirror) v = __builtin_shuffle(v, reverse);
+            memcpy(out + dx, &v, 32);
+        }
+    if (dx) /* the border columns: 0 .. dx - 1, or 32 + dx .. 31 */
+        for (int64_t row = 0; row < d; row += 32) {
+            uint8_t* out = dst + row + (dx > 0 ? 0 : 32 + dx);
+            for (int c = 0; c < (dx > 0 ? dx : -dx); c++) out[c] = 0;
+        }
 }
 
 /* Four variants: float32 or float64 arithmetic, on features (X of that type) or on raw pixels

@@ -67,7 +67,30 @@ static int check_shape(int64_t d, int K, int64_t ldx, int64_t n) {
     return 0;
 }
 
+/* the augmentation of count positions, 3 per position: mirror 0 or 1, then moves dx, dy within
+ * an image's 32 pixels, on images of whole 32 x 32 planes (move_image) */
+static int check_moves(const int8_t* moves, int64_t count, int64_t d) {
+    if (d % 1024) {
+        PyErr_Format(PyExc_ValueError, "augmentation moves images of 32 x 32 planes: d = %lld is "
+                     "not a whole number of planes", (long long)d);
+        return -1;
+    }
+    for (int64_t t = 0; t < count; t++) {
+        const int8_t* m = moves + 3 * t;
+        if (m[0] < 0 || m[0] > 1 || m[1] < -31 || m[1] > 31 || m[2] < -31 || m[2] > 31) {
+            PyErr_Format(PyExc_ValueError, "moves[%lld] = (%d, %d, %d): mirror must be 0 or 1 "
+                         "and a move within -31 .. 31", (long long)t, m[0], m[1], m[2]);
+            return -1;
+        }
+    }
+    return 0;
+}
+
 static PyObject* done(int status) {
+    if (status == -2) {
+        PyErr_SetString(PyExc_ValueError, "only raw pixels (uint8 X) are mirrored and moved");
+        return NULL;
+    }
     if (status) return PyErr_NoMemory();
     Py_RETURN_NONE;
 }
@@ -75,11 +98,11 @@ static PyObject* done(int status) {
 /* The four kernels of one arithmetic (SUF), each a Python function of the same name. */
 #define WRAPPERS(SUF, T, XT)                                                                       \
     static PyObject* PASTE(py_scores_, SUF)(PyObject* self, PyObject* args) {                      \
-        addr W, b, X, scale, shift, rows, S;                                                       \
+        addr W, b, X, scale, offset, rows, S;                                                       \
         long long ldx, n, m, d;                                                                    \
         int K, status;                                                                             \
         (void)self;                                                                                \
-        if (!PyArg_ParseTuple(args, "KKKLLKKKLLiK", &W, &b, &X, &ldx, &n, &scale, &shift, &rows,   \
+        if (!PyArg_ParseTuple(args, "KKKLLKKKLLiK", &W, &b, &X, &ldx, &n, &scale, &offset, &rows,   \
                               &m, &d, &K, &S))                                                     \
             return NULL;                                                                           \
         if (check_shape(d, K, ldx, n) || check_range("m (images)", m, 0, rows ? INT64_MAX : n))  \
@@ -87,17 +110,17 @@ static PyObject* done(int status) {
         if (rows && check_indices("rows", (const int64_t*)rows, m, n)) return NULL;                \
         Py_BEGIN_ALLOW_THREADS status =                                                            \
             PASTE(ol_scores_, SUF)((const T*)W, (const T*)b, (const XT*)X, ldx, (const T*)scale,   \
-                                   (const T*)shift, (const int64_t*)rows, m, d, K, (T*)S);         \
+                                   (const T*)offset, (const int64_t*)rows, m, d, K, (T*)S);         \
         Py_END_ALLOW_THREADS return done(status);                                                  \
     }                                                                                              \
     static PyObject* PASTE(py_gradients_, SUF)(PyObject* self, PyObject* args) {                   \
-        addr W, b, X, scale, shift, rows, y, dW, db;                                               \
+        addr W, b, X, scale, offset, rows, y, dW, db;                                               \
         long long ldx, n, m, d;                                                                    \
         int K, status;                                                                             \
         double lam;                                                                                \
         int bce;                                                                                   \
         (void)self;                                                                                \
-        if (!PyArg_ParseTuple(args, "KKKLLKKKKLLidKKp", &W, &b, &X, &ldx, &n, &scale, &shift,    \
+        if (!PyArg_ParseTuple(args, "KKKLLKKKKLLidKKp", &W, &b, &X, &ldx, &n, &scale, &offset,    \
                               &rows, &y, &m, &d, &K, &lam, &dW, &db, &bce))                        \
             return NULL;                                                                           \
         if (check_shape(d, K, ldx, n) || check_range("m (images)", m, 0, INT64_MAX / 64))        \
@@ -106,43 +129,44 @@ static PyObject* done(int status) {
             check_labels((const int64_t*)y, (const int64_t*)rows, m, K))                           \
             return NULL;                                                                           \
         Py_BEGIN_ALLOW_THREADS status = PASTE(ol_gradients_, SUF)(                                 \
-            (const T*)W, (const T*)b, (const XT*)X, ldx, (const T*)scale, (const T*)shift,         \
+            (const T*)W, (const T*)b, (const XT*)X, ldx, (const T*)scale, (const T*)offset,         \
             (const int64_t*)rows, (const int64_t*)y, m, d, K, (T)lam, (T*)dW, (T*)db, bce);        \
         Py_END_ALLOW_THREADS return done(status);                                                  \
     }                                                                                              \
     static PyObject* PASTE(py_sgd_epoch_, SUF)(PyObject* self, PyObject* args) {                   \
-        addr W, b, X, scale, shift, y, perm;                                                       \
+        addr W, b, X, scale, offset, y, perm, moves;                                                \
         long long ldx, n, nperm, d, nbatch;                                                        \
         int K, status;                                                                             \
         double eta, lam;                                                                           \
         int bce;                                                                                   \
         (void)self;                                                                                \
-        if (!PyArg_ParseTuple(args, "KKKLLKKKKLLiLddp", &W, &b, &X, &ldx, &n, &scale, &shift, &y,\
-                              &perm, &nperm, &d, &K, &nbatch, &eta, &lam, &bce))                   \
+        if (!PyArg_ParseTuple(args, "KKKLLKKKKKLLiLddp", &W, &b, &X, &ldx, &n, &scale, &offset, &y,\
+                              &perm, &moves, &nperm, &d, &K, &nbatch, &eta, &lam, &bce))           \
             return NULL;                                                                           \
         if (check_shape(d, K, ldx, n) || check_range("nperm (images)", nperm, 0, INT64_MAX / 64)  \
             || check_range("n_batch", nbatch, 1, INT64_MAX / 64))                                 \
             return NULL;                                                                           \
         if (check_indices("perm", (const int64_t*)perm, nperm, n) ||                               \
-            check_labels((const int64_t*)y, (const int64_t*)perm, nperm, K))                       \
+            check_labels((const int64_t*)y, (const int64_t*)perm, nperm, K) ||                     \
+            (moves && check_moves((const int8_t*)moves, nperm, d)))                                \
             return NULL;                                                                           \
         Py_BEGIN_ALLOW_THREADS status = PASTE(ol_sgd_epoch_, SUF)(                                 \
-            (T*)W, (T*)b, (const XT*)X, ldx, (const T*)scale, (const T*)shift, (const int64_t*)y,  \
-            (const int64_t*)perm, nperm, d, K, nbatch, (T)eta, (T)lam, bce);                       \
+            (T*)W, (T*)b, (const XT*)X, ldx, (const T*)scale, (const T*)offset, (const int64_t*)y,  \
+            (const int64_t*)perm, (const int8_t*)moves, nperm, d, K, nbatch, (T)eta, (T)lam, bce); \
         Py_END_ALLOW_THREADS return done(status);                                                  \
     }                                                                                              \
     static PyObject* PASTE(py_evaluate_, SUF)(PyObject* self, PyObject* args) {                    \
-        addr W, b, X, scale, shift, y, out;                                                        \
+        addr W, b, X, scale, offset, y, out;                                                        \
         long long ldx, n, d;                                                                       \
         int K, status, bce;                                                                        \
         (void)self;                                                                                \
-        if (!PyArg_ParseTuple(args, "KKKLLKKKLiKp", &W, &b, &X, &ldx, &n, &scale, &shift, &y, &d, \
+        if (!PyArg_ParseTuple(args, "KKKLLKKKLiKp", &W, &b, &X, &ldx, &n, &scale, &offset, &y, &d, \
                               &K, &out, &bce))                                                     \
             return NULL;                                                                           \
         if (check_shape(d, K, ldx, n) || check_labels((const int64_t*)y, NULL, n, K)) return NULL; \
         Py_BEGIN_ALLOW_THREADS status =                                                            \
             PASTE(ol_evaluate_, SUF)((const T*)W, (const T*)b, (const XT*)X, ldx, (const T*)scale, \
-                                     (const T*)shift, (const int64_t*)y, n, d, K, (double*)out,    \
+                                     (const T*)offset, (const int64_t*)y, n, d, K, (double*)out,    \
                                      bce);                                                         \
         Py_END_ALLOW_THREADS return done(status);                                                  \
     }
