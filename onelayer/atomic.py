@@ -1,7 +1,9 @@
 """Atomic file writes: an output either exists complete under its final name or not at all.
 
-Every writer here writes to a temporary file in the destination folder and renames it into
-place, so a crash or a kill leaves nothing that Snakemake (or a reader) could take as complete.
+Every writer here writes to a temporary file in the destination folder, flushes it to disk, and
+renames it into place, so a crash or a kill leaves nothing that Snakemake (or a reader) could
+take as complete. The file gets the permissions a plain ``open()`` would give it under the
+caller's umask (-rw-r--r-- under 022): results are shared, on project folders and clusters.
 """
 
 from __future__ import annotations
@@ -10,33 +12,71 @@ import contextlib
 import io
 import json
 import os
+import secrets
 import struct
-import tempfile
 import zipfile
 from pathlib import Path
-from typing import Iterator
+from typing import Callable, Iterator
 
 import numpy as np
 
 
+def _create(path: Path, suffix: str) -> Path:
+    """A new empty file beside ``path`` with a name no one else uses, mode 0666 less the
+    umask, as open() makes files (tempfile.mkstemp would make it 0600)."""
+    path.parent.mkdir(parents=True, exist_ok=True)
+    for _ in range(100):
+        tmp = path.parent / f".{path.name}.{secrets.token_hex(4)}{suffix}.part"
+        try:
+            os.close(os.open(tmp, os.O_WRONLY | os.O_CREAT | os.O_EXCL, 0o666))
+            return tmp
+        except FileExistsError:
+            continue
+    raise FileExistsError(f"no free temporary name beside {path}")
+
+
+def _flush_to_disk(path: Path) -> None:
+    fd = os.open(path, os.O_RDONLY)
+    try:
+        os.fsync(fd)
+    finally:
+        os.close(fd)
+
+
+@contextlib.contextmanager
+def atomic_paths() -> Iterator[Callable[..., Path]]:
+    """Yield ``temporary(path, suffix="")``, which makes a temporary file beside ``path``; when
+    the block succeeds, every one is flushed to disk and renamed to its path (then each folder
+    is flushed, so that the renames are durable too); when it fails, every one is removed and
+    no path is touched. ``suffix`` keeps an extension on the temporary name for writers that
+    check it (numpy.savez appends .npz; matplotlib picks the format from it)."""
+    made: list[tuple[Path, Path]] = []
+
+    def temporary(path: str | os.PathLike, suffix: str = "") -> Path:
+        path = Path(path)
+        made.append((_create(path, suffix), path))
+        return made[-1][0]
+
+    try:
+        yield temporary
+        for tmp, _ in made:
+            _flush_to_disk(tmp)
+        for tmp, path in made:
+            os.replace(tmp, path)
+        for folder in {path.parent for _, path in made}:
+            _flush_to_disk(folder)
+    finally:
+        for tmp, _ in made:
+            if tmp.exists():
+                tmp.unlink()
+
+
 @contextlib.contextmanager
 def atomic_path(path: str | os.PathLike, suffix: str = "") -> Iterator[Path]:
-    """Yield a temporary path beside ``path``; rename it to ``path`` only if the block succeeds.
-
-    ``suffix`` keeps an extension on the temporary name for writers that check it
-    (``numpy.savez`` appends ``.npz``, matplotlib picks the format from it).
-    """
-    path = Path(path)
-    path.parent.mkdir(parents=True, exist_ok=True)
-    fd, tmp = tempfile.mkstemp(prefix=f".{path.name}.", suffix=suffix + ".part", dir=path.parent)
-    os.close(fd)
-    tmp_path = Path(tmp)
-    try:
-        yield tmp_path
-        os.replace(tmp_path, path)
-    finally:
-        if tmp_path.exists():
-            tmp_path.unlink()
+    """Yield a temporary path beside ``path``; flushed and renamed to ``path`` only if the block
+    succeeds (``atomic_paths`` with one file)."""
+    with atomic_paths() as temporary:
+        yield temporary(path, suffix)
 
 
 def write_text(path: str | os.PathLike, text: str) -> None:

@@ -12,13 +12,15 @@ import io
 import logging
 import os
 import pickle
+import shutil
 import tarfile
+import threading
 import zlib
 from pathlib import Path
 
 import numpy as np
 
-from onelayer.atomic import atomic_path
+from onelayer.atomic import atomic_paths
 from onelayer.errors import ArchiveError
 
 log = logging.getLogger(__name__)
@@ -31,49 +33,65 @@ K = 10
 IMAGES_PER_BATCH = 10000  # in each batch file of the official archive
 
 
-def extract(archive: str | os.PathLike, dest_dir: str | os.PathLike, members=MEMBERS) -> list[Path]:
+def extract(archive: str | os.PathLike, dest_dir: str | os.PathLike, members=MEMBERS,
+            md5: str | None = None) -> list[Path]:  # fmt: skip
     """Extract ``FOLDER/<member>`` for each member into ``dest_dir/FOLDER``; return their paths.
 
-    Refuses absolute paths, ``..``, links and devices anywhere in the archive, and names any
-    expected member that is missing. Each file is written atomically.
+    One pass over the gzip stream. Refuses absolute paths, ``..``, links and devices anywhere in
+    the archive, and names any expected member that is missing. With ``md5``, the archive's
+    checksum is computed on a second thread meanwhile, and a mismatch is the error reported
+    (before any other: a file that is not the archive configured explains everything else).
+    Members are written under temporary names and renamed into place only when the whole
+    archive passed: a failure leaves none of them.
     """
+    from onelayer.download import check_md5, md5sum
+
     dest_dir = Path(dest_dir)
     wanted = {f"{FOLDER}/{m}": m for m in members}
-    try:
-        tar = tarfile.open(archive, "r:gz")
-    except (tarfile.TarError, OSError, EOFError, zlib.error) as err:
-        raise ArchiveError(f"{archive}: not a readable gzipped tar archive ({err})") from err
-    out: dict[str, Path] = {}
-    with tar:
+    digest: dict[str, str] = {}
+    hashing = threading.Thread(target=lambda: digest.update(md5=md5sum(archive)), daemon=True)
+    if md5 is not None:
+        hashing.start()
+
+    def verified() -> None:
+        if md5 is not None:
+            hashing.join()
+            check_md5(str(archive), digest["md5"], md5, Path(archive).stat().st_size)
+
+    written: dict[str, Path] = {}
+    with atomic_paths() as temporary:  # renamed into place together, or removed
         try:
-            entries = tar.getmembers()
+            with tarfile.open(archive, "r|gz") as tar:
+                for info in tar:
+                    _check_member(archive, info, wanted)
+                    member = wanted.get(info.name)
+                    if member is None or member in written:
+                        continue
+                    written[member] = dest_dir / FOLDER / member
+                    with open(temporary(written[member]), "wb") as f:
+                        shutil.copyfileobj(tar.extractfile(info), f, 1 << 20)
         except (tarfile.TarError, OSError, EOFError, zlib.error) as err:
-            raise ArchiveError(f"{archive}: archive is truncated or corrupt ({err})") from err
-        for info in entries:
-            name = info.name
-            parts = Path(name).parts
-            if name.startswith("/") or os.path.isabs(name) or ".." in parts:
-                raise ArchiveError(f"{archive}: refusing member with unsafe path {name!r}")
-            if info.issym() or info.islnk() or info.isdev() or info.isfifo():
-                raise ArchiveError(f"{archive}: refusing link or special file {name!r}")
-            if name.rstrip("/") in wanted and not info.isfile():
-                raise ArchiveError(f"{archive}: member {name!r} is not a regular file")
-        by_name = {info.name: info for info in entries}
-        missing = [n for n in wanted if n not in by_name]
+            verified()  # a file other than the archive: that is the error to name
+            what = "archive is truncated or corrupt" if written else "not a readable gzipped tar archive"
+            raise ArchiveError(f"{archive}: {what} ({err})") from err
+        missing = [n for n, m in wanted.items() if m not in written]
+        verified()
         if missing:
             raise ArchiveError(f"{archive}: missing member(s) {', '.join(missing)}")
-        for name, member in wanted.items():
-            target = dest_dir / FOLDER / member
-            src = tar.extractfile(by_name[name])
-            try:
-                with atomic_path(target) as tmp, open(tmp, "wb") as f:
-                    while chunk := src.read(1 << 20):
-                        f.write(chunk)
-            except (tarfile.TarError, OSError, EOFError, zlib.error) as err:
-                raise ArchiveError(f"{archive}: could not read member {name!r} ({err})") from err
-            out[member] = target
-            log.info("extracted %s", target)
-    return [out[m] for m in members]
+    for member in members:
+        log.info("extracted %s", written[member])
+    return [written[m] for m in members]
+
+
+def _check_member(archive, info: tarfile.TarInfo, wanted: dict) -> None:
+    """Refuse a member that could write outside the folder, or a wanted one that is no file."""
+    name = info.name
+    if name.startswith("/") or os.path.isabs(name) or ".." in Path(name).parts:
+        raise ArchiveError(f"{archive}: refusing member with unsafe path {name!r}")
+    if info.issym() or info.islnk() or info.isdev() or info.isfifo():
+        raise ArchiveError(f"{archive}: refusing link or special file {name!r}")
+    if name.rstrip("/") in wanted and not info.isfile():
+        raise ArchiveError(f"{archive}: member {name!r} is not a regular file")
 
 
 class _CifarUnpickler(pickle.Unpickler):

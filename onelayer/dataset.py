@@ -36,11 +36,29 @@ class PixelMap:
         """u / (255 std) - mean / std is ((u / 255) - mean) / std, in the affine form."""
         return cls((1.0 / (255.0 * std)).ravel(), (-mean / std).ravel(), mean, std)
 
-    def features(self, pixels: np.ndarray, dtype=np.float32) -> np.ndarray:
-        """The features (d x n, column-major, ``dtype``) of images given as rows of bytes."""
-        if self.mean is not None:
-            return normalise(pixels.T.astype(np.float64) / 255.0, self.mean, self.std, dtype)
-        return np.asfortranarray((self.scale[:, None] * pixels.T + self.offset[:, None]).astype(dtype))
+    def features(self, pixels: np.ndarray, dtype=np.float32, out: np.ndarray | None = None,
+                 chunk: int = 2048) -> np.ndarray:  # fmt: skip
+        """The features (d x n, column-major, ``dtype``; into ``out`` where given) of images
+        given as rows of bytes, ``chunk`` images at a time in float64 (element by element: the
+        bits do not depend on it). With the statistics: ``normalise(u / 255, mean, std)``, what
+        preprocessing wrote when it stored features."""
+        n, d = pixels.shape
+        if out is None:
+            out = np.empty((d, n), dtype=dtype, order="F")
+        rows = out.T  # an image per row, the same memory
+        buffer = np.empty((min(n, chunk), d))  # float64, reused
+        for i in range(0, n, chunk):
+            U, x = pixels[i : i + chunk], buffer[: len(pixels[i : i + chunk])]
+            np.copyto(x, U)  # the bytes as float64, exactly
+            if self.mean is not None:  # ((u / 255) - mean) / std
+                np.divide(x, 255.0, out=x)
+                np.subtract(x, self.mean[:, 0], out=x)
+                np.divide(x, self.std[:, 0], out=x)
+            else:  # scale u + offset
+                np.multiply(x, self.scale, out=x)
+                np.add(x, self.offset, out=x)
+            rows[i : i + len(U)] = x
+        return out
 
     def first(self, d: int) -> PixelMap:
         """The map of the first d features."""
@@ -156,11 +174,12 @@ class Dataset:
     def label_names(self) -> list[str]:
         return [str(n) for n in self.arrays["label_names"]]
 
-    def features(self, split: str, dtype=np.float32) -> np.ndarray:
-        """The features of ``split``, d x n column-major in ``dtype``."""
+    def features(self, split: str, dtype=np.float32, out: np.ndarray | None = None) -> np.ndarray:
+        """The features of ``split``, d x n column-major in ``dtype`` (derived into ``out``,
+        where given, from a file that holds the pixels)."""
         X = self.arrays.get(f"X_{split}")
         if X is None:
-            return self.pixel_map.features(self.pixels(split), dtype)
+            return self.pixel_map.features(self.pixels(split), dtype, out)
         return np.asfortranarray(X, dtype=dtype)
 
     def training_data(self, val_in_training: bool = False) -> TrainingData:

@@ -15,6 +15,12 @@ def run_name(lam: float, eta: float) -> str:
     return f"lam{format(lam, 'g')}_eta{format(eta, 'g')}"
 
 
+def run_title(lam: float, eta: float, diverged_epoch: int | None = None) -> str:
+    """A run as figures and the report title it: λ = 0.1, η = 0.001."""
+    title = f"λ = {lam:g}, η = {eta:g}"
+    return title + (f" (diverged at epoch {diverged_epoch})" if diverged_epoch else "")
+
+
 def parse_value(text: str, name: str, positive: bool) -> float:
     """The float a wildcard holds; refuses non-numbers, negatives, and non-canonical spellings."""
     where = f"{name}={text!r}"

@@ -15,6 +15,7 @@ import matplotlib.pyplot as plt  # noqa: E402
 import numpy as np  # noqa: E402
 
 from onelayer.atomic import atomic_path  # noqa: E402
+from onelayer.naming import run_title  # noqa: E402
 
 DPI = 100
 PNG_METADATA = {"Software": None}  # no version or date stamp: reruns give the same bytes
@@ -26,9 +27,13 @@ def save(fig, path) -> None:
     plt.close(fig)
 
 
-def run_title(lam: float, eta: float, diverged_epoch: int | None = None) -> str:
-    title = f"λ = {lam:g}, η = {eta:g}"
-    return title + (f" (diverged at epoch {diverged_epoch})" if diverged_epoch else "")
+def margins(fig, left=0.75, right=0.2, top=0.45, bottom=0.5, wspace=0.25, hspace=0.45) -> None:
+    """Fixed margins, in inches (spaces between panels: fractions of a panel), instead of a
+    layout engine: the figures of every run are drawn once, not twice (constrained layout
+    draws to measure, then again), and are laid out alike."""
+    w, h = fig.get_size_inches()
+    fig.subplots_adjust(left=left / w, right=1 - right / w, top=1 - top / h, bottom=bottom / h,
+                        wspace=wspace, hspace=hspace)  # fmt: skip
 
 
 def _curves_on(axes, history: dict, label_prefix: str = "") -> None:
@@ -48,7 +53,8 @@ def _curves_on(axes, history: dict, label_prefix: str = "") -> None:
 
 def curves(history: dict, lam: float, eta: float, path, diverged_epoch=None) -> None:
     """Loss (left) and cost (right), training vs validation, over the epochs."""
-    fig, axes = plt.subplots(1, 2, figsize=(10, 4), constrained_layout=True)
+    fig, axes = plt.subplots(1, 2, figsize=(10, 4))
+    margins(fig, top=0.65, wspace=0.22)
     _curves_on(axes, history)
     axes[0].set_title("loss")
     axes[1].set_title("cost (loss + λ‖W‖²)")
@@ -81,7 +87,8 @@ def _weights_row(axes, W: np.ndarray, label_names) -> None:
 
 def weights(W: np.ndarray, label_names, lam: float, eta: float, path, diverged_epoch=None) -> None:
     """The ten rows of W as 32 x 32 colour images, titled with the class names."""
-    fig, axes = plt.subplots(1, len(label_names), figsize=(12, 1.9), constrained_layout=True)
+    fig, axes = plt.subplots(1, len(label_names), figsize=(12, 1.9))
+    margins(fig, left=0.1, right=0.1, top=0.55, bottom=0.1, wspace=0.1)
     _weights_row(axes, W, label_names)
     fig.suptitle(run_title(lam, eta, diverged_epoch))
     save(fig, path)
@@ -89,9 +96,8 @@ def weights(W: np.ndarray, label_names, lam: float, eta: float, path, diverged_e
 
 def overview_curves(runs: list[dict], path) -> None:
     """One row per run: its loss and cost curves, with shared y axes per column."""
-    fig, axes = plt.subplots(
-        len(runs), 2, figsize=(10, 2.6 * len(runs) + 0.6), squeeze=False, constrained_layout=True
-    )
+    fig, axes = plt.subplots(len(runs), 2, figsize=(10, 2.6 * len(runs) + 0.6), squeeze=False)
+    margins(fig, top=0.35, bottom=0.5, wspace=0.22, hspace=0.55)
     for row, run in zip(axes, runs):
         _curves_on(row, run["history"])
         row[0].set_title(f"loss, {run_title(run['lam'], run['eta'], run.get('diverged_epoch'))}")
@@ -102,10 +108,9 @@ def overview_curves(runs: list[dict], path) -> None:
 
 def overview_weights(runs: list[dict], label_names, path) -> None:
     """One row of class images per run."""
-    fig, axes = plt.subplots(
-        len(runs), len(label_names), figsize=(12, 1.35 * len(runs) + 0.3), squeeze=False,
-        constrained_layout=True,
-    )  # fmt: skip
+    fig, axes = plt.subplots(len(runs), len(label_names), figsize=(12, 1.35 * len(runs) + 0.3),
+                             squeeze=False)  # fmt: skip
+    margins(fig, left=1.45, right=0.1, top=0.3, bottom=0.1, wspace=0.08, hspace=0.35)
     for row, run in zip(axes, runs):
         _weights_row(row, run["W"], label_names)
         row[0].set_ylabel(run_title(run["lam"], run["eta"]), rotation=0, ha="right", fontsize=9)
@@ -115,7 +120,8 @@ def overview_weights(runs: list[dict], label_names, path) -> None:
 def accuracy_bars(summary: list[dict], path) -> None:
     """Test accuracy per run (rows of the summary table), ours beside the report's; a diverged
     run is marked as such."""
-    fig, ax = plt.subplots(figsize=(8, 4), constrained_layout=True)
+    fig, ax = plt.subplots(figsize=(8, 4))
+    margins(fig, left=0.7, top=0.2)
     x = np.arange(len(summary))
     width = 0.38
     number = lambda v: v if v is not None and not math.isnan(v) else 0.0  # noqa: E731

@@ -16,7 +16,7 @@ import yaml
 
 from onelayer import gradcheck, improve, losses, summary
 from onelayer.atomic import write_text
-from onelayer.plots import run_title
+from onelayer.naming import run_title
 from onelayer.tables import Column, markdown
 
 

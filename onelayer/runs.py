@@ -95,10 +95,14 @@ def run(data_path: str | Path, settings: TrainSettings, out_dir: str | Path,
         if settings.flip_average:
             pm = dataset.pixel_map
             result.W, result.b = flip_averaged(result.W, result.b, pm.scale, pm.offset)
-        accuracy = lambda split: model.accuracy(  # noqa: E731
-            model.scores(result.W, result.b, dataset.features(split, settings.dtype)),
-            dataset.labels(split),
-        )
+        # the features of one split at a time, derived into one buffer
+        sizes = {split: dataset.labels(split).size for split in ("val", "test")}
+        buffer = np.empty((data.d, max(sizes.values())), dtype=settings.dtype, order="F")
+
+        def accuracy(split: str) -> float:
+            X = dataset.features(split, settings.dtype, out=buffer[:, : sizes[split]])
+            return model.accuracy(model.scores(result.W, result.b, X), dataset.labels(split))
+
         val_acc, test_acc = accuracy("val"), accuracy("test")
         log.info("test accuracy %.2f %% after %.2f s of training", 100 * test_acc, result.seconds)
     metrics = {**settings.as_dict(), "backend_requested": requested, "train_images": data.n,

@@ -21,13 +21,12 @@ def download_cifar10(url: str, md5: str, out: Path) -> None:
 
 
 def extract_cifar10(archive: Path, md5: str, out_dir: Path, members: list[str] = MEMBERS) -> None:
-    """Verify the archive's MD5 (again: it may have been placed by hand, or changed since its
-    download), then extract ``members`` safely into ``out_dir``/cifar-10-batches-py."""
+    """Extract ``members`` safely into ``out_dir``/cifar-10-batches-py, verifying the archive's
+    MD5 again meanwhile (it may have been placed by hand, or changed since its download): a
+    mismatch leaves no member."""
     from onelayer.cifar10 import extract
-    from onelayer.download import verify_md5
 
-    verify_md5(archive, md5)
-    extract(archive, out_dir, members)
+    extract(archive, out_dir, members, md5=md5)
 
 
 def preprocess(train: list[Path], test: list[Path], meta: Path, out: Path, val: list[Path] = (),

@@ -1,20 +1,25 @@
-"""Preprocessing: statistics of the training set only, applied to every split."""
+"""Preprocessing: statistics of the training set only, applied to every split; the processed
+file holds the raw pixels and those statistics, and the features derive from them."""
 
 import numpy as np
 import pytest
 from cifar_format import member_bytes, write_archive
 
-from onelayer.cifar10 import extract
+from onelayer import preprocess as prep
+from onelayer.cifar10 import extract, load_batch
 from onelayer.dataset import Dataset, PixelMap, TrainingData, normalise
 from onelayer.dataset import load_arrays as load_processed
-from onelayer.preprocess import preprocess, train_statistics
+from onelayer.preprocess import preprocess, to_features, train_statistics
+
+
+def pixels(n, d, seed=0, low=0, high=256):
+    return np.random.default_rng(seed).integers(low, high, size=(n, d), dtype=np.uint8)
 
 
 def test_statistics_come_from_training_only():
-    rng = np.random.default_rng(0)
-    X_train = rng.uniform(0.0, 0.5, size=(6, 50))
-    X_val = rng.uniform(0.5, 1.0, size=(6, 40))  # a brighter set: its own mean would differ
-    mean, std = train_statistics(X_train)
+    U_train, U_val = pixels(50, 6, low=0, high=128), pixels(40, 6, seed=1, low=128)  # brighter
+    mean, std = train_statistics(U_train)
+    X_train, X_val = to_features(U_train), to_features(U_val)
     assert np.allclose(mean[:, 0], X_train.mean(axis=1))
     assert np.allclose(std[:, 0], X_train.std(axis=1, ddof=0))
     train = normalise(X_train, mean, std, np.float64)
@@ -23,11 +28,25 @@ def test_statistics_come_from_training_only():
     assert np.all(val.mean(axis=1) > 1)  # not re-centred on its own statistics
 
 
+@pytest.mark.parametrize("n", [1, 7, prep.CHUNK, 2 * prep.CHUNK + 5])
+def test_the_statistics_are_numpys_bits_whatever_the_chunks(n):
+    """Computed a chunk of images at a time (the set never held in float64), the statistics
+    are the bits of numpy's mean and std over the whole float64 set: the same additions in the
+    same order, so the features, and every number trained on them, are those of the pipeline
+    that stored float features."""
+    U = pixels(n, 48, seed=n)
+    mean, std = train_statistics(U)
+    X = to_features(U)
+    assert np.array_equal(mean, X.mean(axis=1, keepdims=True))
+    numpys = X.std(axis=1, keepdims=True)
+    assert np.array_equal(std, np.where(numpys > 0, numpys, 1.0))  # a constant feature: 1
+
+
 def test_constant_feature_stays_finite():
-    X = np.ones((2, 5))
-    X[1] = np.arange(5)
-    mean, std = train_statistics(X)
-    assert np.all(np.isfinite(normalise(X, mean, std)))
+    U = np.zeros((5, 2), dtype=np.uint8)
+    U[:, 1] = np.arange(5)
+    mean, std = train_statistics(U)
+    assert std[0, 0] == 1.0 and np.all(np.isfinite(normalise(to_features(U), mean, std)))
 
 
 def test_preprocess_writes_splits_from_the_right_batches(tmp_path):
@@ -40,48 +59,55 @@ def test_preprocess_writes_splits_from_the_right_batches(tmp_path):
     out = tmp_path / "p.npz"
     preprocess([paths["b1"]], [paths["b2"]], [paths["test"]], paths["meta"], out)
     a = load_processed(out)
-    from onelayer.cifar10 import load_batch
-
-    raw1, y1 = load_batch(paths["b1"])
-    raw2, y2 = load_batch(paths["b2"])
+    assert set(a) == {"pixels_train", "y_train", "pixels_val", "y_val", "pixels_test", "y_test",
+                      "mean", "std", "label_names"}  # fmt: skip
+    (raw1, y1), (raw2, y2), (raw3, y3) = (load_batch(paths[k]) for k in ("b1", "b2", "test"))
     assert np.array_equal(a["y_train"], y1) and np.array_equal(a["y_val"], y2)
-    assert a["X_train"].shape == (3072, 11) and a["X_train"].dtype == np.float32
-    assert a["X_train"].flags["F_CONTIGUOUS"]  # each image contiguous
+    assert np.array_equal(a["y_test"], y3) and np.array_equal(a["pixels_test"], raw3)
+    data = Dataset(a)
+    X = data.features("train")
+    assert X.shape == (3072, 11) and X.dtype == np.float32
+    assert X.flags["F_CONTIGUOUS"]  # each image contiguous
     X1 = raw1.T / 255.0
     expected = (X1 - X1.mean(axis=1, keepdims=True)) / X1.std(axis=1, keepdims=True)
-    assert np.allclose(a["X_train"], expected, atol=1e-5)
+    assert np.allclose(X, expected, atol=1e-5)
     X2 = raw2.T / 255.0
-    assert np.allclose(a["X_val"], (X2 - a["mean"]) / a["std"], atol=1e-5)
-    assert list(a["label_names"])[:2] == ["airplane", "automobile"]
-    assert pytest.approx(float(np.abs(a["X_val"].mean()))) != 0.0
+    assert np.allclose(data.features("val"), (X2 - a["mean"]) / a["std"], atol=1e-5)
+    assert data.label_names[:2] == ["airplane", "automobile"]
+    assert pytest.approx(float(np.abs(data.features("val").mean()))) != 0.0
 
 
-def test_the_raw_pixels_are_kept_with_the_map_to_their_features(tmp_path):
-    write_archive(tmp_path / "a.tar.gz", member_bytes(n=9, seed=6))
+def test_the_file_holds_the_pixels_and_the_map_to_their_features(tmp_path):
+    """A byte per feature: the file is the raw pixels of its three splits and a little more
+    (at most twice their size), and the features derive from them as preprocessing made them."""
+    write_archive(tmp_path / "a.tar.gz", member_bytes(n=200, seed=6))
     b1, b2, _, _, _, test, meta = extract(tmp_path / "a.tar.gz", tmp_path)
     preprocess([b1], [b2], [test], meta, tmp_path / "p.npz")
     a = load_processed(tmp_path / "p.npz")
-    from onelayer.cifar10 import load_batch
-
+    raw = sum(a[f"pixels_{s}"].nbytes for s in ("train", "val", "test"))
+    assert raw == 3 * 200 * 3072 and (tmp_path / "p.npz").stat().st_size <= 2 * raw
     px = Dataset(a).training_data()
     assert np.array_equal(px.pixels_train, load_batch(b1)[0])
     assert np.array_equal(px.pixels_val, load_batch(b2)[0])
     assert px.pixels_train.dtype == np.uint8 and px.pixels_train.flags["C_CONTIGUOUS"]
     pm = px.pixel_map
-    for U, X in ((px.pixels_train, a["X_train"]), (px.pixels_val, a["X_val"])):
+    for U in (px.pixels_train, px.pixels_val):
+        X = normalise(to_features(U), a["mean"], a["std"])  # what preprocessing stored before
+        assert np.array_equal(pm.features(U), X)
         assert np.allclose(pm.scale[:, None] * U.T + pm.offset[:, None], X, rtol=1e-6, atol=1e-6)
-        assert np.array_equal(pm.features(U), X)  # the same bits as preprocessing wrote
-    # a file from before the pixels were kept: no pixels, training reads the features
-    old = Dataset({k: v for k, v in a.items() if not k.startswith("pixels_")}).training_data()
-    assert not old.has_pixels and old.pixels_train is None
+    # a file from before the pixels were kept: its stored features train, without pixels
+    old = {k: v for k, v in a.items() if not k.startswith("pixels_")}
+    old.update(X_train=pm.features(px.pixels_train), X_val=pm.features(px.pixels_val))
+    data = Dataset(old).training_data()
+    assert not data.has_pixels and data.pixels_train is None
+    assert np.array_equal(data.features("train", np.float32), old["X_train"])
 
 
 def test_pixels_of_other_data_are_refused():
     rng = np.random.default_rng(3)
     U = rng.integers(0, 256, size=(7, 12), dtype=np.uint8)
-    X = U.T / 255.0
-    mean, std = train_statistics(X)
-    X = normalise(X, mean, std)
+    mean, std = train_statistics(U)
+    X = normalise(to_features(U), mean, std)
     pm = PixelMap.from_statistics(mean, std)
     y = np.zeros(7, dtype=np.int64)
     TrainingData(y, y, X, X, U, U, pm)  # the right pixels: accepted
@@ -101,11 +127,10 @@ def test_all_five_batches_with_the_last_images_held_out_for_validation(tmp_path)
     out = tmp_path / "all.npz"
     preprocess([b1, b2, b3, b4, b5], [], [test], meta, out, val_size=7)
     a = load_processed(out)
-    from onelayer.cifar10 import load_batch
-
     raw = np.concatenate([load_batch(p)[0] for p in (b1, b2, b3, b4, b5)])
     ys = np.concatenate([load_batch(p)[1] for p in (b1, b2, b3, b4, b5)])
-    assert a["X_train"].shape == (3072, 48) and a["X_val"].shape == (3072, 7)
+    data = Dataset(a)
+    assert data.features("train").shape == (3072, 48) and data.features("val").shape == (3072, 7)
     assert np.array_equal(a["y_train"], ys[:48]) and np.array_equal(a["y_val"], ys[48:])
     assert np.array_equal(a["pixels_train"], raw[:48]) and np.array_equal(a["pixels_val"], raw[48:])
     assert np.allclose(a["mean"].ravel(), (raw[:48] / 255.0).mean(axis=0))  # not the held-out 7
@@ -127,13 +152,14 @@ def test_loading_maps_the_large_arrays_read_only_and_gives_the_same_numbers(tmp_
     for k in read:
         assert np.array_equal(mapped[k], read[k]) and mapped[k].dtype == read[k].dtype, k
         assert mapped[k].flags.f_contiguous == read[k].flags.f_contiguous, k
-    assert isinstance(mapped["X_train"], np.memmap) and not mapped["X_train"].flags.writeable
+    big = mapped["pixels_train"]
+    assert isinstance(big, np.memmap) and not big.flags.writeable
     assert not isinstance(mapped["y_train"], np.memmap)  # small arrays are read
     # a compressed file (not what preprocess writes) is read as usual
     np.savez_compressed(tmp_path / "c.npz", **read)
     other = load_processed(tmp_path / "c.npz")
-    assert np.array_equal(other["X_train"], read["X_train"])
-    assert not isinstance(other["X_train"], np.memmap)
+    assert np.array_equal(other["pixels_train"], read["pixels_train"])
+    assert not isinstance(other["pixels_train"], np.memmap)
 
 
 def test_every_mapped_array_is_aligned_and_a_misaligned_file_is_read(tmp_path):

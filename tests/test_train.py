@@ -167,7 +167,7 @@ def learnable_pixels(d=30, n=200, n_val=60, seed=0):
     X, y = learnable(d, n + n_val, seed=seed)
     U = np.clip(np.rint(128 + 40 * X.T), 0, 255).astype(np.uint8)  # n x d, one image per row
     F = U.T / 255.0
-    mean, std = train_statistics(F[:, :n])
+    mean, std = train_statistics(U[:n])
     feats = normalise(F, mean, std, np.float64)
     return feats[:, :n], y[:n], feats[:, n:], y[n:], U, PixelMap.from_statistics(mean, std)
 
