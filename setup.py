@@ -22,7 +22,7 @@ def extension(name: str, source: str, flags: list[str], macros=()) -> Extension:
         sources=[f"{NATIVE}/{source}"],
         depends=[f"{NATIVE}/kernels.c", f"{NATIVE}/kernels.inc"],
         extra_compile_args=flags,
-        define_macros=[("Py_LIMITED_API", "0x030A0000"), *macros],
+        define_macros=[("Py_LIMITED_API", "0x030B0000"), *macros],
         py_limited_api=True,
         optional=True,
     )
@@ -53,5 +53,5 @@ class OptionalBuildExt(build_ext):
 setup(
     ext_modules=extensions,
     cmdclass={"build_ext": OptionalBuildExt},
-    options={"bdist_wheel": {"py_limited_api": "cp310"}},
+    options={"bdist_wheel": {"py_limited_api": "cp311"}},
 )

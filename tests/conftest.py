@@ -83,14 +83,15 @@ def write_config(workdir: Path, config: dict, name: str = "test.yaml") -> Path:
 
 
 def snakemake(
-    workdir: Path, *args: str, check: bool = True, env=None
+    workdir: Path, *args: str, check: bool = True, env=None, umask: int = -1
 ) -> subprocess.CompletedProcess:
-    """Run the real snakemake in ``workdir`` (with ``env``, default this process's); return the
-    finished process (stdout+stderr in .out)."""
+    """Run the real snakemake in ``workdir`` (with ``env``, default this process's, and
+    ``umask``, default this process's); return the finished process (stdout+stderr in .out)."""
     proc = subprocess.run(
         [sys.executable, "-m", "snakemake", *args],
         cwd=workdir,
         env=env,
+        umask=umask,
         stdout=subprocess.PIPE,
         stderr=subprocess.STDOUT,
         text=True,

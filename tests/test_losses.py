@@ -4,6 +4,7 @@ the grid, the comparison table and figures, and a wrong BCE gradient stopping th
 
 import csv
 import json
+import os
 import re
 import shutil
 from pathlib import Path
@@ -83,17 +84,18 @@ def test_both_losses_train_in_both_settings_and_are_compared(tmp_path, tiny_arch
 def test_a_wrong_bce_gradient_stops_the_pipeline_before_bce_training(tmp_path, tiny_archive):
     url, md5, _ = tiny_archive
     wd = copy_workflow(tmp_path / "wf")
-    # the checkout's package beside the Snakefile (the workflow imports it first), with a BCE
-    # gradient that forgets its 1/K
-    shutil.copytree(REPO / "onelayer", wd / "onelayer",
+    # a copy of the package first on PYTHONPATH (the workflow and its jobs import it), with a
+    # BCE gradient that forgets its 1/K
+    shutil.copytree(REPO / "onelayer", tmp_path / "pkg" / "onelayer",
                     ignore=shutil.ignore_patterns("__pycache__"))  # fmt: skip
-    source = wd / "onelayer" / "model.py"
+    source = tmp_path / "pkg" / "onelayer" / "model.py"
     text = source.read_text()
     slip = 'G /= (K or W.shape[0]) * n if loss == "bce" else n'
     assert slip in text
     source.write_text(text.replace(slip, "G /= n"))
+    env = {**os.environ, "PYTHONPATH": str(tmp_path / "pkg")}
     proc = snakemake(wd, "losses", "--cores", "2", "--configfile",
-                     str(write_config(wd, losses_config(url, md5))), check=False)  # fmt: skip
+                     str(write_config(wd, losses_config(url, md5))), check=False, env=env)  # fmt: skip
     assert proc.returncode != 0
     assert re.search(r"gradient check failed:.*case '\w+', bce loss, numpy code, torch, dW",
                      proc.out, re.S), proc.out[-3000:]  # fmt: skip

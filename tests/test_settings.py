@@ -4,6 +4,7 @@ metrics.json through the real workflow, and every step runs alone with the same 
 
 import dataclasses
 import json
+import os
 import re
 import shutil
 import subprocess
@@ -213,9 +214,10 @@ def test_a_new_option_in_the_settings_alone_reaches_metrics_json(tmp_path, tiny_
     train` takes it as a flag."""
     url, md5, _ = tiny_archive
     wd = copy_workflow(tmp_path / "wf")
-    # the package beside the Snakefile, where the workflow imports it first
-    shutil.copytree(REPO / "onelayer", wd / "onelayer", ignore=shutil.ignore_patterns("__pycache__"))
-    source = wd / "onelayer" / "settings.py"
+    # a copy of the package first on PYTHONPATH, which the workflow and its jobs import
+    pkg = tmp_path / "pkg"
+    shutil.copytree(REPO / "onelayer", pkg / "onelayer", ignore=shutil.ignore_patterns("__pycache__"))
+    source = pkg / "onelayer" / "settings.py"
     text = source.read_text()
     anchor = '    train_on_val: bool = option(False'
     assert anchor in text
@@ -223,15 +225,16 @@ def test_a_new_option_in_the_settings_alone_reaches_metrics_json(tmp_path, tiny_
                                            'minimum=0)\n' + anchor))  # fmt: skip
     cfg = tiny_config(url, md5)
     cfg["runs"] = [{"lam": 0, "eta": 0.01}]
+    env = {**os.environ, "PYTHONPATH": str(pkg)}
     snakemake(wd, "results/lam0_eta0.01/metrics.json", "--cores", "2", "--configfile",
-              str(write_config(wd, cfg)))  # fmt: skip
+              str(write_config(wd, cfg)), env=env)  # fmt: skip
     m = json.loads((wd / "results/lam0_eta0.01/metrics.json").read_text())
     assert m["probe"] == 7
     out = tmp_path / "cli"
     subprocess.run([sys.executable, "-m", "onelayer", "train", "--data",
                     "data/processed/cifar10.npz", "--out", str(out), "--settings",
                     "results/lam0_eta0.01/metrics.json", "--probe", "9"], cwd=wd, check=True,
-                   capture_output=True)  # fmt: skip
+                   capture_output=True, env=env)  # fmt: skip
     assert json.loads((out / "metrics.json").read_text())["probe"] == 9
 
 

@@ -196,3 +196,23 @@ def test_all_five_batches_are_a_target_of_their_own(finished_workflow):
     assert a.features("train").shape == (3072, 5 * 200 - 150)
     assert a.features("val").shape == (3072, 150)
     assert a.pixels("train").shape == (850, 3072) and (wd / "logs" / "preprocess_all.log").exists()
+
+
+@pytest.mark.parametrize("umask, listed", [(0o022, "-rw-r--r--"), (0o077, "-rw-------")])
+def test_outputs_are_readable_as_the_umask_says(tmp_path, tiny_archive, umask, listed):
+    """`ls -l results/lam0_eta0.01/` after a run under umask 022: -rw-r--r--, as for any file
+    the user makes; so are the data and the logs (and 077 keeps them private)."""
+    import stat
+
+    url, md5, _ = tiny_archive
+    wd = copy_workflow(tmp_path / "wf")
+    cfg = tiny_config(url, md5)
+    cfg["runs"] = [{"lam": 0, "eta": 0.01}]
+    snakemake(wd, "results/lam0_eta0.01/curves.png", "--cores", "2", "--configfile",
+              str(write_config(wd, cfg)), umask=umask)  # fmt: skip
+    files = [p for d in ("results", "data", "logs") for p in (wd / d).rglob("*") if p.is_file()]
+    assert {p.name for p in (wd / "results/lam0_eta0.01").iterdir()} == {
+        "history.csv", "model.npz", "metrics.json", "curves.png", "weights.png"}  # fmt: skip
+    assert len(files) > 12
+    for p in files:
+        assert stat.filemode(p.stat().st_mode) == listed, p

@@ -4,7 +4,7 @@
  * features are those each build is compiled with (setup.py, X86_LEVELS); GCC's and Clang's
  * __builtin_cpu_supports also check that the OS saves the vector registers (XSAVE). */
 #define PY_SSIZE_T_CLEAN
-#define Py_LIMITED_API 0x030A0000
+#define Py_LIMITED_API 0x030B0000
 #include <Python.h>
 
 static int has_v2(void) {

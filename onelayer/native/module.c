@@ -7,9 +7,9 @@
  * size ranges, row, permutation and label indices. A bad value raises ValueError naming the
  * argument; nothing is written. The kernels then run with the GIL released, so a second thread
  * evaluates while the first trains. The module uses CPython's limited API (abi3): one build
- * serves every Python from 3.10 on, the --use-conda environments' too. */
+ * serves every Python from 3.11 on, the --use-conda environments' too. */
 #define PY_SSIZE_T_CLEAN
-#define Py_LIMITED_API 0x030A0000
+#define Py_LIMITED_API 0x030B0000
 #include <Python.h>
 #include <time.h>
 

@@ -2,11 +2,27 @@
 
 import os
 import sys
+from pathlib import Path
 
 from snakemake.exceptions import WorkflowError
+from snakemake.logging import logger
 from snakemake.utils import validate
 
-sys.path.insert(0, workflow.basedir)  # the onelayer package of this checkout, installed or not
+# The onelayer package: the copy Python finds outside this workflow's own folders (installed by
+# pip install . or -e ., in the conda environment, or on PYTHONPATH), else this checkout's copy
+# (Snakemake puts the Snakefile's folder first on sys.path, which would shadow an install).
+# Every job imports that same copy (onelayer.install.give_jobs).
+_ours = {os.path.realpath(p) for p in (workflow.basedir, f"{workflow.basedir}/workflow/rules")}
+_path = sys.path[:]
+sys.path[:] = [p for p in _path if os.path.realpath(p or os.curdir) not in _ours]
+try:
+    import onelayer
+except ImportError:
+    pass
+sys.path[:] = _path
+from onelayer import install
+
+install.give_jobs(Path(".snakemake/onelayer"))
 from onelayer.cifar10 import FOLDER, MEMBERS, TRAIN_BATCHES
 from onelayer.config import ConfigError, Plan, coerce, load_schema, normalise, renamed
 from onelayer.errors import RunNameError
@@ -25,12 +41,19 @@ validate(config, schema="../schemas/config.schema.yaml")
 normalise(config)
 PLAN = Plan(config)
 
-# Jobs import the onelayer package from this checkout even where it is not installed (as in
-# the --use-conda environments, which hold only its dependencies). Each job's own Snakemake,
-# on a cluster node too, evaluates this file again, so the setting travels with the workflow.
-os.environ.update(
-    PYTHONPATH=os.pathsep.join(p for p in (workflow.basedir, os.environ.get("PYTHONPATH")) if p)
-)
+# Once, before the first job: the copy imported, where it is not this checkout's and differs
+# from it, and why training would use numpy where its kernels are missing (an error where
+# train.backend asks for native).
+if workflow.is_main_process:
+    _stale = install.stale_copy(Path(workflow.basedir))
+    if _stale:
+        logger.warning(_stale)
+    if config["train"]["backend"] != "numpy":
+        _problem = install.kernel_problem(Path(workflow.basedir))
+        if _problem and config["train"]["backend"] == "native":
+            raise WorkflowError(_problem)
+        if _problem:
+            logger.warning(_problem)
 
 
 wildcard_constraints:
