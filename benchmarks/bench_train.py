@@ -2,6 +2,7 @@
 against the FLOP limit of this CPU.
 
     python benchmarks/bench_train.py [--data data/processed/cifar10.npz] [--repeats 3]
+                                      [--data-all data/processed/cifar10_all.npz] [--recipe-epochs 10]
 
 Needs the preprocessed data (run the pipeline, or `snakemake --cores 1 data/processed/cifar10.npz`).
 Times, in one process on the same data: onelayer.train as the pipeline runs it (native backend
@@ -15,7 +16,10 @@ build (set in that row's own process only). Each row is set against the FLOP lim
 GFLOP: 40 epochs of a forward and a backward pass over 10,000 images and a forward pass over
 20,000) at the float32 FMA peak measured with the widest build on as many cores at once as the
 row uses. Then two onelayer runs with 1 thread each at once, in two processes, against one
-alone: what `snakemake --cores 2` does with two training jobs. The repeats go round-robin (repeat
+alone: what `snakemake --cores 2` does with two training jobs. Then, where the five-batch set
+exists (--data-all), the experiments' recipe (flips and 1-pixel moves, n_batch 200) for
+--recipe-epochs epochs with every native build and the numpy backend, 1 thread, against one
+core's FLOP limit: what a grid point of `snakemake improve` spends. The repeats go round-robin (repeat
 r of every row before repeat r + 1 of any), so a slow spell of a shared machine falls on all rows
 alike; each native build's time is also divided by the numpy backend's of the same round. Prints
 a table (medians over repeats, ratios against each baseline, test accuracies, the paired ratios)
@@ -174,6 +178,46 @@ def fma_peak(variant: str, cores: int, repeats: int = 5) -> float:
     return statistics.median(native.fma_peak(variant, 0.2, cores) for _ in range(repeats))
 
 
+# The experiments' recipe (config.yaml, experiments.train, at the grid's best point) for a few
+# epochs: flips and 1-pixel moves on the five-batch set, what a grid point spends its time on.
+RECIPE = dict(lam=0.003, eta=0.005, n_batch=200, flip=0.5, translate_px=1,
+              schedule={"kind": "cosine", "eta_min": 0}, eval_train_every=10,
+              eval_train_subset=5000)  # fmt: skip
+
+
+def flop_per_recipe(d: int, n: int, n_val: int, n_epochs: int, K: int = 10, n_batch: int = 200,
+                    subset: int = 5000, every: int = 10) -> float:  # fmt: skip
+    """Multiply-adds x 2 of ``n_epochs`` epochs of the recipe: the scores and gradient of every
+    batch, the validation set every epoch, the training sample every ``every``-th and the last."""
+    trained = n // n_batch * n_batch
+    evaluated_train = len({e for e in range(1, n_epochs + 1) if e % every == 0} | {n_epochs})
+    return 2.0 * K * d * (n_epochs * (2 * trained + n_val) + evaluated_train * min(subset, n))
+
+
+def recipe_rows(path: str, epochs: int, repeats: int, peak: float) -> list[dict]:
+    """The recipe on the five-batch set with each native build this CPU runs and the numpy
+    backend, 1 thread (as the grid's jobs run): seconds per epoch (median of ``repeats``,
+    round-robin), against the FLOP limit of one core (``peak``, FLOP/s)."""
+    data = Dataset.load(path)
+    training = data.training_data()
+    n, d = training.pixels_train.shape
+    flop = flop_per_recipe(d, n, data.labels("val").size, epochs)
+    builds = [(f"native {v}", dict(backend="native"), v) for v in native.runnable()]
+    builds.append(("numpy", dict(backend="numpy"), None))
+    settings = TrainSettings(n_epochs=min(epochs, 200), **RECIPE)
+    times = {label: [] for label, _, _ in builds}
+    for rep in range(repeats):
+        for label, kw, variant in builds:
+            r = train(training, settings.replace(**kw), threads=1, variant=variant)
+            times[label].append(r.seconds)
+            print(f"recipe round {rep + 1}/{repeats} {label:28s} {r.seconds:.3f} s "
+                  f"({epochs} epochs)", flush=True)  # fmt: skip
+    return [dict(method=label, epochs=epochs, images=n, times_s=ts,
+                 median_s=statistics.median(ts), per_epoch_s=statistics.median(ts) / epochs,
+                 limit_s=flop / peak, gflop=flop / 1e9)
+            for label, ts in times.items()]  # fmt: skip
+
+
 def _one_run(args):
     path, eta = args
     data = Dataset.load(path)
@@ -199,6 +243,9 @@ def main() -> None:
         description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter
     )
     parser.add_argument("--data", default="data/processed/cifar10.npz")
+    parser.add_argument("--data-all", default="data/processed/cifar10_all.npz",
+                        help="the five-batch set for the recipe's rows (skipped where absent)")
+    parser.add_argument("--recipe-epochs", type=int, default=10)
     parser.add_argument("--repeats", type=int, default=3)
     parser.add_argument("--out", default="benchmarks/results")
     args = parser.parse_args()
@@ -247,6 +294,12 @@ def main() -> None:
         r["x_vs_torch"] = base["torch loop float32"] / r["median_s"]
     paired = paired_ratios(rows)
     conc = {eta: concurrency(args.data, eta, args.repeats) for eta in (0.001, 0.1)}
+    recipe = []
+    if Path(args.data_all).exists() and widest:
+        recipe = recipe_rows(args.data_all, args.recipe_epochs, args.repeats, limits[1])
+    else:
+        print(f"{args.data_all} not found: no rows for the experiments' recipe "
+              "(snakemake --cores 2 data/processed/cifar10_all.npz makes it)")  # fmt: skip
     env = {
         "cpu": cpu_name(),
         "machine": platform.machine(),
@@ -289,13 +342,25 @@ def main() -> None:
     for p in paired:
         per = ", ".join(f"{x:.2f}" for x in p["ratios"])
         lines.append(f"| {p['eta']:g} | {p['build']} | {per} | {p['median']:.2f} |")
+    if recipe:
+        r0 = recipe[0]
+        lines += ["", f"The experiments' recipe (flips, 1-pixel moves, n_batch 200, cosine decay, "
+                  f"the validation set every epoch and 5,000 training images every 10th) on the "
+                  f"five-batch set ({r0['images']} images), {r0['epochs']} epochs, 1 thread, as a "
+                  f"grid point runs: {r0['gflop']:.1f} GFLOP, the FLOP limit of one core "
+                  f"{r0['limit_s']:.2f} s (a 200-epoch grid point: 20 times these):", "",
+                  "| method | median s | s per epoch | x the limit |", "|---|---:|---:|---:|"]  # fmt: skip
+        for r in recipe:
+            lines.append(f"| recipe, {r['method']} | {r['median_s']:.2f} | {r['per_epoch_s']:.3f} "
+                         f"| {r['median_s'] / r['limit_s']:.2f} |")  # fmt: skip
     table = "\n".join(lines) + "\n"
     print()
     print(table)
     out = Path(args.out)
     out.mkdir(parents=True, exist_ok=True)
     (out / "bench_train.json").write_text(
-        json.dumps({"env": env, "runs": rows, "paired": paired, "concurrency": conc}, indent=2)
+        json.dumps({"env": env, "runs": rows, "paired": paired, "concurrency": conc,
+                    "recipe": recipe}, indent=2)  # fmt: skip
     )
     (out / "bench_train.md").write_text(f"Measured {env['date']} on {env['cpus']} CPUs, numpy {env['numpy']}, "
                                         f"{args.repeats} repeats.\n\n" + table)  # fmt: skip

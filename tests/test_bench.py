@@ -14,12 +14,22 @@ REPO = Path(__file__).resolve().parents[1]
 
 @pytest.fixture(scope="module")
 def bench(finished_workflow, tmp_path_factory):
+    from cifar_format import make_archive
+
+    from onelayer.cifar10 import extract
+    from onelayer.preprocess import preprocess
+
     workdir, _, _ = finished_workflow
     out = tmp_path_factory.mktemp("bench")
     data = workdir / "data" / "processed" / "cifar10.npz"
+    # a five-batch set for the recipe's rows: 5 x 200 images, 100 of them held out
+    make_archive(out / "a.tar.gz", n=200, seed=0)
+    b1, b2, b3, b4, b5, test, meta = extract(out / "a.tar.gz", out)
+    preprocess([b1, b2, b3, b4, b5], [], [test], meta, out / "all.npz", val_size=100)
     proc = subprocess.run(
         [sys.executable, str(REPO / "benchmarks" / "bench_train.py"), "--data", str(data),
-         "--repeats", "2", "--out", str(out)],
+         "--data-all", str(out / "all.npz"), "--recipe-epochs", "2", "--repeats", "2", "--out",
+         str(out)],
         capture_output=True, text=True, timeout=900,
     )  # fmt: skip
     assert proc.returncode == 0, proc.stderr[-4000:]
@@ -60,3 +70,23 @@ def test_each_build_is_paired_with_the_numpy_backend_round_by_round(bench):
     assert "round by round" in md and f"CPU: {result['env']['cpu']}" in md
     for v in native.runnable():
         assert f"| 0.001 | {v} | " in md and f"| 0.1 | {v} | " in md
+
+
+def test_the_recipe_runs_every_build_and_the_numpy_backend_against_one_cores_limit(bench):
+    from onelayer import native
+
+    stdout, result, out = bench
+    rows = {r["method"]: r for r in result["recipe"]}
+    assert set(rows) == {f"native {v}" for v in native.runnable()} | {"numpy"}
+    for r in rows.values():
+        assert r["epochs"] == 2 and r["images"] == 900 and len(r["times_s"]) == 2
+        assert r["per_epoch_s"] == pytest.approx(r["median_s"] / 2)
+    # 2 epochs of 2 passes over the 800 images of 4 batches of 200, the 100 validation images
+    # each epoch, and the (up to 5,000) training images once, after the last epoch
+    flop = 2 * 10 * 3072 * (2 * (2 * 800 + 100) + 900)
+    assert rows["numpy"]["gflop"] == pytest.approx(flop / 1e9)
+    assert rows["numpy"]["limit_s"] == pytest.approx(flop / 1e9 / result["env"]["fma_peak_gflops_by_cores"]["1"])
+    lines = [line for line in stdout.splitlines() if line.startswith("recipe round ")]
+    assert [int(line.split("round ")[1].split("/")[0]) for line in lines] == sorted(
+        int(line.split("round ")[1].split("/")[0]) for line in lines)  # round-robin
+    assert "| recipe, numpy | " in (out / "bench_train.md").read_text()
