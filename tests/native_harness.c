@@ -41,7 +41,7 @@ static void give(const void* p, size_t bytes) {
         if (ol_scores_##SUF(W, b, X, d, scale, offset, NULL, n, d, K, S) ||                        \
             ol_gradients_##SUF(W, b, X, d, scale, offset, perm, y, nbatch, d, K, (T)lam, dW, db, bce) || \
             ol_evaluate_##SUF(W, b, X, d, scale, offset, y, n, d, K, ev, bce) ||                   \
-            ol_sgd_epoch_##SUF(W, b, X, d, scale, offset, y, perm, moves, n, d, K, nbatch, (T)eta,   \
+            ol_sgd_epoch_##SUF(W, b, X, d, n, scale, offset, y, perm, moves, n, d, K, nbatch, (T)eta, \
                                (T)lam, bce))                                                       \
             return 2;                                                                              \
         give(S, sizeof(T) * n * K);                                                                \

@@ -304,37 +304,55 @@ static inline double fmas_f64(double a, double b, double c) {
  * ``mirror`` (a horizontal flip), then the image moved right by dx and down by dy pixels, the
  * pixels no image pixel moved onto black (0). These are the bytes of augment.flip_horizontal
  * then augment.translate, so the kernels convert and compute exactly what they did on numpy's
- * augmented copy. Each row is one 32-byte vector (reversed in registers), stored dx bytes along
- * its row; what the stores put past a row's end (dx > 0) or before its start (dx < 0) lands on
- * the columns that no pixel moves onto, which are zeroed last. dst needs MOVE_PAD bytes of room
- * before and after it; |dx|, |dy| < 32 (module.c checks). */
-#define MOVE_PAD 64
-typedef uint8_t row_u8 __attribute__((vector_size(32)));
-static inline int64_t moved_stride(int64_t d) { /* bytes between moved images in scratch space */
-    return (d + MOVE_PAD + 63) / 64 * 64;
-}
-static void move_image(const uint8_t* src, uint8_t* dst, int64_t d, int mirror, int dx, int dy) {
-    const row_u8 reverse = {31, 30, 29, 28, 27, 26, 25, 24, 23, 22, 21, 20, 19, 18, 17, 16,
-                            15, 14, 13, 12, 11, 10, 9,  8,  7,  6,  5,  4,  3,  2,  1,  0};
+ * augmented copy. Each output row is 32 bytes, two 16-byte vectors (every build's width):
+ * out[x] = row[x - dx] is the 32 bytes loaded dx before the row (mirrored: row[31 + dx - x], the
+ * 32 bytes loaded dx after it, reversed in registers), the lanes whose source is outside the row
+ * zeroed. The bytes a window
+ * takes from beside its row (the neighbouring row, plane or image) are all zeroed; a window
+ * that would reach outside [lo, hi), the memory of X, is read from a zero-padded copy of its
+ * row. |dx|, |dy| < 32 (module.c checks). */
+typedef uint8_t half_u8 __attribute__((vector_size(16))); /* half a row: every build's width */
+typedef int8_t half_i8 __attribute__((vector_size(16)));
+static void move_image(const uint8_t* src, uint8_t* dst, int64_t d, int mirror, int dx, int dy,
+                       const uint8_t* lo, const uint8_t* hi) {
+    const half_u8 reverse = {15, 14, 13, 12, 11, 10, 9, 8, 7, 6, 5, 4, 3, 2, 1, 0};
+    const half_i8 lane = {0, 1, 2, 3, 4, 5, 6, 7, 8, 9, 10, 11, 12, 13, 14, 15};
+    const half_i8 from0 = lane - (int8_t)dx, from1 = from0 + 16; /* source column of lane x */
+    const half_u8 keep0 = (half_u8)((from0 >= 0) & (from0 < 32));
+    const half_u8 keep1 = (half_u8)((from1 >= 0) & (from1 < 32));
+    const int at = mirror ? dx : -dx; /* where the window starts, from its row */
     for (int64_t p = 0; p < d; p += 1024)
         for (int r = 0; r < 32; r++) {
             uint8_t* out = dst + p + 32 * r;
             const int sr = r - dy; /* the source row */
-            if (sr < 0 || sr > 31) {
-                memset(out, 0, 32);
-                continue;
+            half_u8 a = {0}, b = {0}; /* output columns 0..15 and 16..31 */
+            if (sr >= 0 && sr < 32) {
+                const uint8_t* row = src + p + 32 * sr;
+                uint8_t padded[96];
+                const uint8_t* w = row + at; /* the window: 32 bytes */
+                if (w < lo || w + 32 > hi) { /* at the edge of X's memory: zeros around the row */
+                    memset(padded, 0, sizeof padded);
+                    memcpy(padded + 32, row, 32);
+                    w = padded + 32 + at;
+                }
+                memcpy(&a, w, 16);
+                memcpy(&b, w + 16, 16);
+                if (mirror) { /* reversing the window: each half reversed, the halves swapped */
+                    const half_u8 t = __builtin_shuffle(a, reverse);
+                    a = __builtin_shuffle(b, reverse);
+                    b = t;
+                }
+                a &= keep0;
+                b &= keep1;
             }
-            row_u8 v;
-            memcpy(&v, src + p + 32 * sr, 32);
-            if (mirror) v = __builtin_shuffle(v, reverse);
-            memcpy(out + dx, &v, 32);
-        }
-    if (dx) /* the border columns: 0 .. dx - 1, or 32 + dx .. 31 */
-        for (int64_t row = 0; row < d; row += 32) {
-            uint8_t* out = dst + row + (dx > 0 ? 0 : 32 + dx);
-            for (int c = 0; c < (dx > 0 ? dx : -dx); c++) out[c] = 0;
+            memcpy(out, &a, 16);
+            memcpy(out + 16, &b, 16);
         }
 }
+
+/* Images ahead whose bytes are prefetched while one is moved: a batch's images lie anywhere in
+ * memory, and moving them one after the other would wait for each. */
+#define MOVE_AHEAD 4
 
 /* Four variants: float32 or float64 arithmetic, on features (X of that type) or on raw pixels
  * (X of bytes with the affine map to features). */

@@ -151,8 +151,9 @@ static PyObject* done(int status) {
             (moves && check_moves((const int8_t*)moves, nperm, d)))                                \
             return NULL;                                                                           \
         Py_BEGIN_ALLOW_THREADS status = PASTE(ol_sgd_epoch_, SUF)(                                 \
-            (T*)W, (T*)b, (const XT*)X, ldx, (const T*)scale, (const T*)offset, (const int64_t*)y,  \
-            (const int64_t*)perm, (const int8_t*)moves, nperm, d, K, nbatch, (T)eta, (T)lam, bce); \
+            (T*)W, (T*)b, (const XT*)X, ldx, n, (const T*)scale, (const T*)offset,                 \
+            (const int64_t*)y, (const int64_t*)perm, (const int8_t*)moves, nperm, d, K, nbatch,    \
+            (T)eta, (T)lam, bce);                                                                  \
         Py_END_ALLOW_THREADS return done(status);                                                  \
     }                                                                                              \
     static PyObject* PASTE(py_evaluate_, SUF)(PyObject* self, PyObject* args) {                    \
