@@ -162,10 +162,9 @@ def grid_heatmap(grid: list[dict], path, val_images: int) -> None:
     hi = best["val_accuracy"] if best else 1.0
     se = standard_error(hi, val_images) if best else 0.0
     lo = min([r["val_accuracy"] for r in ok] + [hi - 2 * se]) if ok else 0.0
-    fig, axes = plt.subplots(
-        1, len(batches), figsize=(1.6 + 1.1 * len(etas) * len(batches), 1.9 + 0.5 * len(lams)),
-        squeeze=False, constrained_layout=True,
-    )  # fmt: skip
+    width = max(5.5, 1.6 + 1.1 * len(etas) * len(batches))
+    fig, axes = plt.subplots(1, len(batches), figsize=(width, 2.2 + 0.5 * len(lams)),
+                             squeeze=False, constrained_layout=True)  # fmt: skip
     image = None
     for ax, n_batch in zip(axes[0], batches):
         cells = np.full((len(lams), len(etas)), np.nan)
@@ -187,8 +186,9 @@ def grid_heatmap(grid: list[dict], path, val_images: int) -> None:
         ax.set_xlabel("η")
         ax.set_ylabel("λ")
         ax.set_title(f"n_batch = {n_batch}")
-    fig.suptitle(f"validation accuracy (%) on {val_images:,} images; one standard error "
-                 f"±{se:.1f} points (* within it of the best, framed)", fontsize=9)  # fmt: skip
+    fig.suptitle(f"validation accuracy (%) on {val_images:,} images\none standard error: "
+                 f"±{se:.1f} points; * within one of the best (framed: the choice)",
+                 fontsize=9)  # fmt: skip
     fig.colorbar(image, ax=axes[0].tolist(), label="validation accuracy (%)")
     save(fig, path)
 
