@@ -23,6 +23,7 @@ from onelayer.tables import Column, markdown, read_csv, write
 
 SETTINGS = ("one_batch", "improved")
 SETTING_NAMES = {"one_batch": "on one batch", "improved": "in the improved setting"}
+FIGURE_NAMES = {"one_batch": "one batch", "improved": "improved setting"}
 COLUMNS = [
     Column("setting"), Column("loss"), Column("eta", float, fmt=".4g", right=True),
     Column("lam", float, fmt=".4g", right=True), Column("n_batch", int), Column("n_epochs", int),
@@ -129,6 +130,6 @@ def write_comparison(runs: dict, data_paths: dict, out_csv, out_md, histograms_p
                  r["W"], r["b"], tests[setting].features("test", r["W"].dtype),
                  tests[setting].labels("test"), loss)
              for (setting, loss), r in loaded.items()}  # fmt: skip
-    plots.truth_histograms(truth, histograms_png)
-    plots.loss_curves({k: r["history"] for k, r in loaded.items()}, curves_png)
+    plots.truth_histograms(truth, histograms_png, FIGURE_NAMES)
+    plots.loss_curves({k: r["history"] for k, r in loaded.items()}, curves_png, FIGURE_NAMES)
     return rows

@@ -194,14 +194,18 @@ def grid_heatmap(grid: list[dict], path, val_images: int) -> None:
 
 
 LOSS_NAMES = {"softmax": "softmax + cross-entropy", "bce": "sigmoid + binary cross-entropy"}
-SETTING_NAMES = {"report": "report's setting", "improved": "improved setting"}
 
 
-def truth_histograms(truth: dict, path) -> None:
+def _settings(runs: dict) -> list:
+    """The settings of {(setting, loss): ...} in the order they first appear."""
+    return list(dict.fromkeys(setting for setting, _ in runs))
+
+
+def truth_histograms(truth: dict, path, titles: dict) -> None:
     """Per (setting, loss): the histogram of the probability of the true class over the test
     images, correctly and incorrectly classified apart; softmax | BCE side by side, one row
-    per setting, the same 20 bins on [0, 1] everywhere."""
-    settings = [s for s in SETTING_NAMES if any(k[0] == s for k in truth)]
+    per setting (titled ``titles[setting]``), the same 20 bins on [0, 1] everywhere."""
+    settings = _settings(truth)
     fig, axes = plt.subplots(len(settings), 2, figsize=(10, 3.2 * len(settings) + 0.4),
                              squeeze=False, sharex=True, constrained_layout=True)  # fmt: skip
     bins = np.linspace(0, 1, 21)
@@ -213,7 +217,7 @@ def truth_histograms(truth: dict, path) -> None:
             p, correct = truth[(setting, loss)]
             ax.hist(p[correct], bins=bins, alpha=0.6, label=f"correct ({correct.sum()})")
             ax.hist(p[~correct], bins=bins, alpha=0.6, label=f"incorrect ({(~correct).sum()})")
-            ax.set_title(f"{LOSS_NAMES[loss]}, {SETTING_NAMES[setting]}", fontsize=10)
+            ax.set_title(f"{LOSS_NAMES[loss]}, {titles[setting]}", fontsize=10)
             ax.set_xlabel("probability of the true class")
             ax.set_ylabel("test images")
             ax.legend(fontsize=8)
@@ -221,10 +225,10 @@ def truth_histograms(truth: dict, path) -> None:
     save(fig, path)
 
 
-def loss_curves(histories: dict, path) -> None:
+def loss_curves(histories: dict, path, titles: dict) -> None:
     """Per (setting, loss): training and validation loss over the epochs, to see overfitting;
-    each loss on its own axis (their scales differ)."""
-    settings = [s for s in SETTING_NAMES if any(k[0] == s for k in histories)]
+    each loss on its own axis (their scales differ), one row per setting."""
+    settings = _settings(histories)
     fig, axes = plt.subplots(len(settings), 2, figsize=(10, 3.2 * len(settings) + 0.4),
                              squeeze=False, constrained_layout=True)  # fmt: skip
     for row, setting in zip(axes, settings):
@@ -233,6 +237,6 @@ def loss_curves(histories: dict, path) -> None:
                 ax.set_axis_off()
                 continue
             _curves_on([ax], histories[(setting, loss)])  # the loss only
-            ax.set_title(f"{LOSS_NAMES[loss]}, {SETTING_NAMES[setting]}", fontsize=10)
+            ax.set_title(f"{LOSS_NAMES[loss]}, {titles[setting]}", fontsize=10)
             ax.legend(fontsize=8)
     save(fig, path)
