@@ -123,20 +123,24 @@ class NumpyBackend:
         remainder is dropped), position t read mirrored where ``mirror[t]`` and moved by
         ``moves[t]`` = (dx, dy)."""
         XT, y, n = self.XT, self.y, self.y.size
-        if moves is not None:
-            XT = self.features_of(augmented(self.data.pixels_train, rows, mirror, moves))
-        elif mirror is not None:  # the mirrored images follow the originals: row i + n
-            if self.mirrors is None:
-                self.mirrors = np.concatenate([XT, self.features_of(flip_horizontal(
-                    self.data.pixels_train))])  # fmt: skip
-            XT, y, rows = self.mirrors, np.concatenate([y, y]), rows + n * np.asarray(mirror)
         W, b, nb = self.W, self.b, n_batch
         if self.XbT is None or self.XbT.shape[0] != nb:
             self.XbT = np.empty((nb, XT.shape[1]), dtype=self.dtype)
+        if moves is not None:  # the epoch's moved images, mapped to features batch by batch
+            images = augmented(self.data.pixels_train, rows, mirror, moves)
+            gather = lambda idx: self.data.pixel_map.features(images[idx], self.dtype,  # noqa: E731
+                                                              out=self.XbT.T)  # fmt: skip
+        else:
+            if mirror is not None:  # the mirrored images follow the originals: row i + n
+                if self.mirrors is None:
+                    self.mirrors = np.concatenate([XT, self.features_of(flip_horizontal(
+                        self.data.pixels_train))])  # fmt: skip
+                XT, y, rows = self.mirrors, np.concatenate([y, y]), rows + n * np.asarray(mirror)
+            # The indices are in range: mode="clip" only skips numpy's check of them.
+            gather = lambda idx: np.take(XT, idx, axis=0, out=self.XbT, mode="clip")  # noqa: E731
         for j in range(rows.size // nb):
             idx = rows[j * nb : (j + 1) * nb]
-            # The indices are in range: mode="clip" only skips numpy's check of them.
-            np.take(XT, idx, axis=0, out=self.XbT, mode="clip")
+            gather(idx)
             grad_W, grad_b = model.gradients(W, b, self.XbT.T, y[idx], lam, self.loss, self.K)
             W -= eta * grad_W
             b -= eta * grad_b
