@@ -62,18 +62,18 @@ wildcard_constraints:
     nbatch=r"\d+",
 
 
-# Memory and time of each job, for cluster schedulers. mem_mb is 1.5 x the max_rss that
-# logs/benchmarks/ recorded on the full CIFAR-10 (README, "Run on a cluster"); runtime
-# (minutes) is a generous bound for a slow node with the numpy backend.
+# Memory and time of each job, for cluster schedulers. mem_mb is 1.5 x the largest max_rss
+# that logs/benchmarks/ recorded for jobs of that kind on the full CIFAR-10 (docs/cluster.md);
+# runtime (minutes) is a generous bound for a slow node with the numpy backend.
 RESOURCES = {
     "extract_cifar10": dict(mem_mb=100, runtime=10),
-    "preprocess": dict(mem_mb=2300, runtime=15),
-    "preprocess_all": dict(mem_mb=5500, runtime=20),
+    "preprocess": dict(mem_mb=400, runtime=15),
+    "preprocess_all": dict(mem_mb=500, runtime=20),
     "gradcheck": dict(mem_mb=400, runtime=15),
-    "train": dict(mem_mb=700, runtime=15),
-    "train_all": dict(mem_mb=1000, runtime=30),  # a run on the five batches
-    "retrain_all": dict(mem_mb=2900, runtime=30),  # ... with the validation images added
-    "figures": dict(mem_mb=300, runtime=10),
+    "train": dict(mem_mb=450, runtime=15),  # a run on data_batch_1
+    "train_all": dict(mem_mb=600, runtime=30),  # a run on the five batches
+    "retrain_all": dict(mem_mb=800, runtime=30),  # ... with the validation images added
+    "figures": dict(mem_mb=450, runtime=10),
 }
 
 ENV = "../envs/onelayer.yaml"
