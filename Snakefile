@@ -1,27 +1,29 @@
 # DD2424 Assignment 1: a one-layer softmax classifier on CIFAR-10, reproduced end to end.
 #
-# snakemake --cores all                      everything below
+# snakemake --cores all                      the report's runs, figures, tables and report
 # snakemake --cores 1 results/lam0.5_eta0.01/metrics.json   any (lambda, eta) by its target
+# snakemake --cores all improve              bonus 2.1;  snakemake --cores all losses: bonus 2.2
 #
 # data/raw/cifar-10-python.tar.gz            downloaded, MD5-verified
-# data/raw/cifar-10-batches-py/*             extracted members
-# data/processed/cifar10.npz                 train/val/test, normalised with train statistics
-# data/processed/cifar10_all.npz             on request: all five batches, experiments.val_size held out
-# results/improve/grid/lam~{lam}_eta~{eta}_nbatch~{n}/  `snakemake improve`: one run per grid point
-# results/improve/grid.csv                   one row per point: validation and test accuracy
-# results/improve/best/, best.json           the best point on validation, retrained on train + val
-# results/improve/ablation/{step}/, ablation.csv   the report's best setting, each improvement alone, all
-# results/losses/{report,improved}/{softmax,bce}/  `snakemake losses`: the two losses compared
-# results/losses/comparison.{csv,md}, histograms.png, curves.png
+# data/raw/cifar-10-batches-py/*             the members the requested targets read
+# data/processed/cifar10.npz                 raw pixels of train/val/test and the training statistics
+# data/processed/cifar10_all.npz             for the experiments: five batches, experiments.val_size held out
 # results/gradcheck/gradcheck.{csv,md}       analytic gradients vs PyTorch and finite differences
 # results/lam{lam}_eta{eta}/history.csv      per epoch: train/val loss, cost, accuracy
 # results/lam{lam}_eta{eta}/model.npz        W, b
-# results/lam{lam}_eta{eta}/metrics.json     test accuracy, final numbers, seconds, status
+# results/lam{lam}_eta{eta}/metrics.json     the run's settings and its results
 # results/lam{lam}_eta{eta}/{curves,weights}.png
 # results/figures/*.png                      across runs
 # results/summary.{csv,md}                   ours beside the report's numbers
 # results/report.md                          generated report (snakemake --report for HTML)
-# logs/<rule>/...                            one log per job
+# results/improve/grid/lam~{lam}_eta~{eta}_nbatch~{n}/  one run folder per grid point
+# results/improve/grid.csv, grid_heatmap.png the grid's validation and test accuracy
+# results/improve/chosen.json                the point best on validation
+# results/improve/best/, best.json           that point retrained on train + val, tested once
+# results/improve/ablation/{step}/, ablation.csv   the report's best setting, each improvement, all
+# results/losses/{one_batch,improved}/{softmax,bce}/  the two losses compared
+# results/losses/comparison.{csv,md}, histograms.png, curves.png
+# logs/<rule>/...                            one log per job; logs/benchmarks/ time and memory
 
 
 from snakemake.utils import min_version
