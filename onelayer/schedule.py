@@ -30,18 +30,19 @@ class Schedule:
     def __post_init__(self):
         if self.kind not in KINDS:
             raise SettingsError(f"schedule kind must be one of {KINDS}, got {self.kind!r}")
-        if isinstance(self.factor, bool) or not isinstance(self.factor, (int, float)):
-            raise SettingsError(f"schedule factor must be a number, got {self.factor!r}")
-        object.__setattr__(self, "factor", float(self.factor))
-        if not self.factor >= 1:
-            raise SettingsError(f"a step schedule needs factor >= 1, got {self.factor}")
+        self._float("factor", 1, "a step schedule")
         if isinstance(self.every, bool) or not isinstance(self.every, int) or self.every < 1:
             raise SettingsError(f"a step schedule needs a whole every >= 1, got {self.every!r}")
-        if isinstance(self.eta_min, bool) or not isinstance(self.eta_min, (int, float)):
-            raise SettingsError(f"schedule eta_min must be a number, got {self.eta_min!r}")
-        object.__setattr__(self, "eta_min", float(self.eta_min))
-        if not self.eta_min >= 0:
-            raise SettingsError(f"a cosine schedule needs eta_min >= 0, got {self.eta_min}")
+        self._float("eta_min", 0, "a cosine schedule")
+
+    def _float(self, name: str, minimum: float, owner: str) -> None:
+        """Field name as a float, checked to be a number >= minimum."""
+        value = getattr(self, name)
+        if isinstance(value, bool) or not isinstance(value, (int, float)):
+            raise SettingsError(f"schedule {name} must be a number, got {value!r}")
+        object.__setattr__(self, name, float(value))
+        if not float(value) >= minimum:
+            raise SettingsError(f"{owner} needs {name} >= {minimum}, got {float(value)}")
 
     @classmethod
     def from_dict(cls, d: dict | Schedule | None) -> Schedule:

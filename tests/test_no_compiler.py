@@ -16,16 +16,22 @@ from conftest import REPO, copy_workflow, snakemake, tiny_config, write_config
 pytestmark = pytest.mark.slow
 
 
-@pytest.fixture(scope="module")
-def install_without_compiler(tmp_path_factory):
-    """The package built and installed into a folder with no compiler on PATH and $CC unset."""
-    tmp = tmp_path_factory.mktemp("nocc")
-    src = tmp / "src"
+def copy_sources(src: Path) -> Path:
+    """What a source distribution holds, copied to src: the build files and the package's
+    sources, no built kernels."""
     src.mkdir()
     for name in ("pyproject.toml", "setup.py", "README.md"):
         shutil.copy(REPO / name, src / name)
     shutil.copytree(REPO / "onelayer", src / "onelayer",
                     ignore=shutil.ignore_patterns("__pycache__", "*.so"))  # fmt: skip
+    return src
+
+
+@pytest.fixture(scope="module")
+def install_without_compiler(tmp_path_factory):
+    """The package built and installed into a folder with no compiler on PATH and $CC unset."""
+    tmp = tmp_path_factory.mktemp("nocc")
+    src = copy_sources(tmp / "src")
     env = {k: v for k, v in os.environ.items() if k not in ("CC", "CXX", "LDSHARED")}
     # python, pip, snakemake, and `which` alone: snakemake-executor-plugin-slurm 2.8.0 runs
     # `which sacct` when Snakemake imports it, and Snakemake dies without a `which`
@@ -100,12 +106,7 @@ def installed_copy(tmp_path_factory):
     first on PYTHONPATH, it stands for site-packages), and a fresh clone's files beside it: the
     checkout's onelayer/ has sources only, as before `pip install -e .`."""
     tmp = tmp_path_factory.mktemp("installed")
-    src = tmp / "src"
-    src.mkdir()
-    for name in ("pyproject.toml", "setup.py", "README.md"):
-        shutil.copy(REPO / name, src / name)
-    shutil.copytree(REPO / "onelayer", src / "onelayer",
-                    ignore=shutil.ignore_patterns("__pycache__", "*.so"))  # fmt: skip
+    src = copy_sources(tmp / "src")
     pip = [sys.executable, "-m", "pip", "--disable-pip-version-check"]
     subprocess.run([*pip, "wheel", "--no-deps", "--no-build-isolation", "-w", str(tmp / "wheel"),
                     str(src)], check=True, capture_output=True)  # fmt: skip
