@@ -6,7 +6,7 @@ in CIFAR's order (R, G, B planes of 32 rows of 32 pixels). A flip reverses each 
 move shifts the image by whole pixels, the uncovered border black. Training draws a flip and a
 move for each position of an epoch from generators of their own (``train``); the native kernels
 make those images batch by batch as they read them (kernels.c, move_image), the numpy backend
-makes an epoch's images here, the same bytes.
+makes them here, the same bytes.
 """
 
 from __future__ import annotations
@@ -25,42 +25,16 @@ def flip_horizontal(images: np.ndarray) -> np.ndarray:
     return np.ascontiguousarray(planes[:, :, :, ::-1]).reshape(n, d)
 
 
-def with_mirrors(images: np.ndarray) -> np.ndarray:
-    """The images, then their mirror images: row i + n is row i flipped."""
-    return np.concatenate([images, flip_horizontal(images)])
-
-
 def flip_draws(rng: np.random.Generator, n: int, p: float) -> np.ndarray:
     """0 or 1 for each of n positions of an epoch: 1 (read the mirror) with probability p."""
     return (rng.random(n) < p).astype(np.int64)
 
 
-def translate(images: np.ndarray, dx: np.ndarray, dy: np.ndarray, fill: np.ndarray) -> np.ndarray:
-    """Each image moved right by dx[i] and down by dy[i] pixels (negative: left, up), the
-    uncovered border set to ``fill`` (d values: what a black pixel is in these images' units,
-    0 for raw pixels, the normalised black for features). A new C array, n x d."""
-    n, d = images.shape
-    c = d // (SIDE * SIDE)
-    out = np.empty_like(images)
-    out[:] = np.broadcast_to(np.asarray(fill, dtype=images.dtype), (d,))
-    src, dst = images.reshape(n, c, SIDE, SIDE), out.reshape(n, c, SIDE, SIDE)
-    for x, y in {(int(a), int(b)) for a, b in zip(dx, dy)}:  # one copy per distinct shift
-        at = np.flatnonzero((dx == x) & (dy == y))
-        rows_to, rows_from = slice(max(y, 0), SIDE + min(y, 0)), slice(
-            max(-y, 0), SIDE + min(-y, 0)
-        )
-        cols_to, cols_from = slice(max(x, 0), SIDE + min(x, 0)), slice(
-            max(-x, 0), SIDE + min(-x, 0)
-        )
-        dst[at, :, rows_to, cols_to] = src[at][:, :, rows_from, cols_from]
-    return out
-
-
 def flipped_and_moved(images: np.ndarray, mirror: np.ndarray, dx: np.ndarray,
                       dy: np.ndarray) -> np.ndarray:  # fmt: skip
     """Each image (a row of bytes) mirrored where mirror[i], then moved right by dx[i] and down
-    by dy[i] pixels, the uncovered border black (0): flip_horizontal then translate, in one new
-    array, one copy per distinct (mirror, dx, dy)."""
+    by dy[i] pixels, the uncovered border black (0), in one new array, one copy per distinct
+    (mirror, dx, dy)."""
     n, d = images.shape
     if d % (SIDE * SIDE):
         raise ValueError(f"images of {d} features are not planes of {SIDE} x {SIDE} pixels")

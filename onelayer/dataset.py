@@ -145,9 +145,6 @@ class TrainingData:
         )  # fmt: skip
 
 
-SPLITS = ("train", "val", "test")
-
-
 @dataclass(frozen=True)
 class Dataset:
     """A processed file (``preprocess`` writes it): per split its labels and its images, the
