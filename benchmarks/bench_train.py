@@ -201,10 +201,11 @@ def recipe_rows(path: str, epochs: int, repeats: int, peak: float) -> list[dict]
     data = Dataset.load(path)
     training = data.training_data()
     n, d = training.pixels_train.shape
-    flop = flop_per_recipe(d, n, data.labels("val").size, epochs)
+    subset = min(RECIPE["eval_train_subset"], n)  # a small set (the tests') is sampled whole
+    flop = flop_per_recipe(d, n, data.labels("val").size, epochs, subset=subset)
     builds = [(f"native {v}", dict(backend="native"), v) for v in native.runnable()]
     builds.append(("numpy", dict(backend="numpy"), None))
-    settings = TrainSettings(n_epochs=min(epochs, 200), **RECIPE)
+    settings = TrainSettings(n_epochs=min(epochs, 200), **{**RECIPE, "eval_train_subset": subset})
     times = {label: [] for label, _, _ in builds}
     for rep in range(repeats):
         for label, kw, variant in builds:

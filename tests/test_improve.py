@@ -142,7 +142,11 @@ def test_improvements_true_puts_them_in_the_default_target_and_the_report(tmp_pa
 def test_a_killed_grid_reruns_only_its_missing_points(tmp_path, tiny_archive):
     url, md5, _ = tiny_archive
     wd = copy_workflow(tmp_path / "wf")
-    config = str(write_config(wd, grid_config(url, md5)))
+    cfg = grid_config(url, md5)
+    # points of a few seconds each, so that the kill comes while points are still to train
+    # even when this test's process reads Snakemake's output late on a busy machine
+    cfg["experiments"]["train"]["n_epochs"] = 1000
+    config = str(write_config(wd, cfg))
     proc = subprocess.Popen([sys.executable, "-m", "snakemake", "improve", "--cores", "1",
                              "--configfile", config], cwd=wd, stdout=subprocess.PIPE,
                             stderr=subprocess.STDOUT, text=True)  # fmt: skip
