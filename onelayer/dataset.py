@@ -37,7 +37,7 @@ class PixelMap:
         return cls((1.0 / (255.0 * std)).ravel(), (-mean / std).ravel(), mean, std)
 
     def features(self, pixels: np.ndarray, dtype=np.float32, out: np.ndarray | None = None,
-                 chunk: int = 2048) -> np.ndarray:  # fmt: skip
+                 chunk: int = 256) -> np.ndarray:  # fmt: skip
         """The features (d x n, column-major, ``dtype``; into ``out`` where given) of images
         given as rows of bytes, ``chunk`` images at a time in float64 (element by element: the
         bits do not depend on it). With the statistics: ``normalise(u / 255, mean, std)``, what

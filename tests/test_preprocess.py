@@ -94,6 +94,7 @@ def test_the_file_holds_the_pixels_and_the_map_to_their_features(tmp_path):
     for U in (px.pixels_train, px.pixels_val):
         X = normalise(to_features(U), a["mean"], a["std"])  # what preprocessing stored before
         assert np.array_equal(pm.features(U), X)
+        assert np.array_equal(pm.features(U, chunk=7), X)  # chunks and a tail: the same bits
         assert np.allclose(pm.scale[:, None] * U.T + pm.offset[:, None], X, rtol=1e-6, atol=1e-6)
     # a file from before the pixels were kept: its stored features train, without pixels
     old = {k: v for k, v in a.items() if not k.startswith("pixels_")}
