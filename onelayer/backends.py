@@ -40,11 +40,11 @@ def resolve(backend: str) -> str:
 
 
 def make(name: str, data: TrainingData, dtype, loss: str = "softmax", K: int = 10,
-         variant=None):  # fmt: skip
+         variant=None, threads: int = 1):  # fmt: skip
     """The backend ``name`` ("native" or "numpy", see ``resolve``) on ``data``, computing in
-    ``dtype`` for ``loss``."""
+    ``dtype`` for ``loss``; the native one runs each epoch and evaluation on ``threads``."""
     if name == "native":
-        return NativeBackend(data, dtype, loss, K, variant)
+        return NativeBackend(data, dtype, loss, K, variant, threads)
     if name == "numpy":
         return NumpyBackend(data, dtype, loss, K)
     raise ValueError(f"no backend {name!r}: resolve() it first")
@@ -171,7 +171,8 @@ class NumpyBackend:
 
 
 class NativeBackend:
-    """The loop in C (``onelayer.native``): one call per epoch, one per evaluated split.
+    """The loop in C (``onelayer.native``): one call per epoch, one per evaluated split, each on
+    ``threads`` threads of its own (the same numbers for any count).
 
     Given pixels, the kernels read the raw bytes and map them to features on the fly: a quarter
     of the memory traffic of float32 features, an eighth of float64.
@@ -179,10 +180,11 @@ class NativeBackend:
 
     name = "native"
 
-    def __init__(self, data: TrainingData, dtype, loss: str, K: int, variant=None):
+    def __init__(self, data: TrainingData, dtype, loss: str, K: int, variant=None,
+                 threads: int = 1):  # fmt: skip
         from onelayer import native
 
-        self.native, self.loss, self.K = native, loss, K
+        self.native, self.loss, self.K, self.threads = native, loss, K, threads
         self.dtype = np.dtype(dtype)
         self.variant = variant or native.default_variant()
         self.kernels = native.kernels(self.variant)  # refused here if not built or not runnable
@@ -211,7 +213,8 @@ class NativeBackend:
         XT, y = self.sets["train"]
         self.native.sgd_epoch(self.W, self.b, XT, y, rows, n_batch, eta, lam, affine=self.affine,
                               variant=self.variant, loss=self.loss,
-                              moves=kernel_moves(rows.size, mirror, moves))  # fmt: skip
+                              moves=kernel_moves(rows.size, mirror, moves),
+                              threads=self.threads)  # fmt: skip
 
     def keep_subset(self, idx: np.ndarray) -> None:
         XT, y = self.sets["train"]
@@ -222,7 +225,8 @@ class NativeBackend:
 
     def evaluate(self, params, split: str) -> tuple[float, float]:
         return self.native.loss_and_accuracy(*params, *self.sets[split], affine=self.affine,
-                                             variant=self.variant, loss=self.loss)  # fmt: skip
+                                             variant=self.variant, loss=self.loss,
+                                             threads=self.threads)  # fmt: skip
 
     def model(self, params) -> tuple[np.ndarray, np.ndarray]:
         W, b = params

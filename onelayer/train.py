@@ -64,9 +64,10 @@ def train(data: TrainingData, settings: TrainSettings, threads: int = 1, K: int 
 
     The arithmetic runs in ``settings.dtype`` on one thread per step, in the loop that
     ``settings.backend`` names (``backends.resolve``; ``variant`` picks a native build, by
-    default the best this CPU runs). With ``threads >= 2`` the evaluation after epoch e (of a
-    copy of W, on train and validation) runs on a second thread while epoch e + 1 trains: the
-    same operations on the same numbers, so the results do not depend on ``threads``.
+    default the best this CPU runs). With ``threads >= 2`` the native loop runs each epoch and
+    each evaluation on that many threads; the numpy loop evaluates epoch e (a copy of W, on train
+    and validation) on a second thread while epoch e + 1 trains. Either way the same operations
+    on the same numbers, so the results do not depend on ``threads``.
 
     Per epoch: eta from ``settings.schedule``; with ``flip`` each position of the epoch is read
     mirrored with that probability, with ``translate_px`` moved by whole pixels drawn from
@@ -85,7 +86,7 @@ def train(data: TrainingData, settings: TrainSettings, threads: int = 1, K: int 
     if (s.flip or s.translate_px) and not data.has_pixels:
         raise ValueError("augmentation (flip, translate_px) acts on the raw images: it needs pixels")
     name = backends.resolve(s.backend)
-    loop = backends.make(name, data, s.dtype, s.loss, K, variant)
+    loop = backends.make(name, data, s.dtype, s.loss, K, variant, threads)
     built = {}
     if name == "native":
         built = dict(native_variant=loop.variant, native_fma=loop.fma)
@@ -133,7 +134,8 @@ def train(data: TrainingData, settings: TrainSettings, threads: int = 1, K: int 
     with contextlib.ExitStack() as stack:
         stack.enter_context(threadpool_limits(limits=1, user_api="blas"))
         stack.enter_context(np.errstate(over="ignore", invalid="ignore"))
-        pool = stack.enter_context(ThreadPoolExecutor(max_workers=1)) if threads >= 2 else None
+        beside = threads >= 2 and name == "numpy"  # the native loop uses the threads itself
+        pool = stack.enter_context(ThreadPoolExecutor(max_workers=1)) if beside else None
         for epoch in range(1, s.n_epochs + 1):
             rows = shuffle_rng.permutation(n)
             mirror = flip_draws(flip_rng, n, s.flip) if s.flip > 0 else None  # per position

@@ -5,7 +5,8 @@
  *
  * IN holds int64 kind (0 float32, 1 float32 on pixels, 2 float64, 3 float64 on pixels), n, d,
  * K, n_batch, bce (0: softmax + cross-entropy, 1: sigmoid + binary cross-entropy), moved (1:
- * the epoch mirrors and moves its images); double lam, eta; then W (K x d), b (K), X (n x d,
+ * the epoch mirrors and moves its images), threads (of the evaluation and the epoch); double
+ * lam, eta; then W (K x d), b (K), X (n x d,
  * uint8 for pixels), scale and offset (d each, pixels only), y and perm (n int64 each), and
  * where moved the moves (n x 3 int8: mirror, dx, dy). OUT gets the scores of all images (n x K),
  * the gradients on the batch perm[0..n_batch) (dW, db), the evaluation (loss sum and correct
@@ -40,9 +41,9 @@ static void give(const void* p, size_t bytes) {
         double ev[2];                                                                              \
         if (ol_scores_##SUF(W, b, X, d, scale, offset, NULL, n, d, K, S) ||                        \
             ol_gradients_##SUF(W, b, X, d, scale, offset, perm, y, nbatch, d, K, (T)lam, dW, db, bce) || \
-            ol_evaluate_##SUF(W, b, X, d, scale, offset, y, n, d, K, ev, bce) ||                   \
+            ol_evaluate_##SUF(W, b, X, d, scale, offset, y, n, d, K, ev, bce, threads) ||          \
             ol_sgd_epoch_##SUF(W, b, X, d, n, scale, offset, y, perm, moves, n, d, K, nbatch, (T)eta, \
-                               (T)lam, bce))                                                       \
+                               (T)lam, bce, threads))                                              \
             return 2;                                                                              \
         give(S, sizeof(T) * n * K);                                                                \
         give(dW, sizeof(T) * K * d);                                                               \
@@ -57,13 +58,15 @@ int main(int argc, char** argv) {
         fprintf(stderr, "usage: harness IN OUT\n");
         return 1;
     }
-    int64_t* head = take(8 * 7);
+    int64_t* head = take(8 * 8);
     const int64_t kind = head[0], n = head[1], d = head[2], nbatch = head[4];
-    const int bce = head[5] != 0, moved = head[6] != 0;
+    const int bce = head[5] != 0, moved = head[6] != 0, threads = (int)head[7];
     const int K = (int)head[3];
     double* rates = take(8 * 2);
     const double lam = rates[0], eta = rates[1];
-    if (n < 1 || d < 1 || K < 1 || K > KMAX || nbatch < 1 || nbatch > n) return 1;
+    if (n < 1 || d < 1 || K < 1 || K > KMAX || nbatch < 1 || nbatch > n || threads < 1 ||
+        threads > MAX_THREADS)
+        return 1;
     if (moved && ((kind != 1 && kind != 3) || d % 1024)) return 1; /* pixels of whole planes */
     switch (kind) {
         case 0: RUN(f32, float, float, 0); break;

@@ -345,13 +345,16 @@ BAD = [
     # the C side checks indices and ranges on its own, for calls that bypass the Python checks
     ("C: row past the end", "S = np.empty((2, K), np.float32); rows = np.array([0, 31]); k.scores_f32(p(W), p(b), p(X), d, n, 0, 0, p(rows), 2, d, K, p(S))", "rows[1] = 31 is out of range 0..29"),
     ("C: label 12", "y[4] = 12; dW = np.empty_like(W); db = np.empty_like(b); k.gradients_f32(p(W), p(b), p(X), d, n, 0, 0, p(perm), p(y), n, d, K, 0.1, p(dW), p(db), 0)", "y[4] = 12 is not a class label 0..9"),
-    ("C: perm past the end", "perm[2] = -3; k.sgd_epoch_f32(p(W), p(b), p(X), d, n, 0, 0, p(y), p(perm), 0, n, d, K, 10, 0.1, 0.0, 0)", "perm[2] = -3 is out of range"),
-    ("C: n_batch = 0", "k.sgd_epoch_f32(p(W), p(b), p(X), d, n, 0, 0, p(y), p(perm), 0, n, d, K, 0, 0.1, 0.0, 0)", "n_batch must be between 1"),
-    ("C: moves off planes", "mv = np.zeros((n, 3), np.int8); k.sgd_epoch_f32u8(p(W), p(b), p(U), d, n, p(aff[0]), p(aff[1]), p(y), p(perm), p(mv), n, d, K, 10, 0.1, 0.0, 0)", "d = 40 is not a whole number of planes"),
-    ("C: moves for features", "mv = np.zeros((n, 3), np.int8); D = 1024; Xf = np.zeros((n, D), np.float32); Wf = np.zeros((K, D), np.float32); k.sgd_epoch_f32(p(Wf), p(b), p(Xf), D, n, 0, 0, p(y), p(perm), p(mv), n, D, K, 10, 0.1, 0.0, 0)", "only raw pixels (uint8 X) are mirrored and moved"),
-    ("C: a move of 32", "mv = np.zeros((n, 3), np.int8); mv[7] = (0, 32, 0); D = 1024; Ub = np.zeros((n, D), np.uint8); Wf = np.zeros((K, D), np.float32); s = np.ones(D, np.float32); k.sgd_epoch_f32u8(p(Wf), p(b), p(Ub), D, n, p(s), p(s), p(y), p(perm), p(mv), n, D, K, 10, 0.1, 0.0, 0)", "moves[7] = (0, 32, 0): mirror must be 0 or 1 and a move within -31 .. 31"),
-    ("C: K = 17", "k.evaluate_f32(p(W), p(b), p(X), d, n, 0, 0, p(y), d, 17, 0, 0)", "K (classes) must be between 1 and 16"),
-    ("C: ldx below d", "k.evaluate_f32(p(W), p(b), p(X), d - 1, n, 0, 0, p(y), d, K, 0, 0)", "ldx (elements between images of X) must be between 40"),
+    ("C: perm past the end", "perm[2] = -3; k.sgd_epoch_f32(p(W), p(b), p(X), d, n, 0, 0, p(y), p(perm), 0, n, d, K, 10, 0.1, 0.0, 0, 1)", "perm[2] = -3 is out of range"),
+    ("C: n_batch = 0", "k.sgd_epoch_f32(p(W), p(b), p(X), d, n, 0, 0, p(y), p(perm), 0, n, d, K, 0, 0.1, 0.0, 0, 1)", "n_batch must be between 1"),
+    ("C: moves off planes", "mv = np.zeros((n, 3), np.int8); k.sgd_epoch_f32u8(p(W), p(b), p(U), d, n, p(aff[0]), p(aff[1]), p(y), p(perm), p(mv), n, d, K, 10, 0.1, 0.0, 0, 1)", "d = 40 is not a whole number of planes"),
+    ("C: moves for features", "mv = np.zeros((n, 3), np.int8); D = 1024; Xf = np.zeros((n, D), np.float32); Wf = np.zeros((K, D), np.float32); k.sgd_epoch_f32(p(Wf), p(b), p(Xf), D, n, 0, 0, p(y), p(perm), p(mv), n, D, K, 10, 0.1, 0.0, 0, 1)", "only raw pixels (uint8 X) are mirrored and moved"),
+    ("C: a move of 32", "mv = np.zeros((n, 3), np.int8); mv[7] = (0, 32, 0); D = 1024; Ub = np.zeros((n, D), np.uint8); Wf = np.zeros((K, D), np.float32); s = np.ones(D, np.float32); k.sgd_epoch_f32u8(p(Wf), p(b), p(Ub), D, n, p(s), p(s), p(y), p(perm), p(mv), n, D, K, 10, 0.1, 0.0, 0, 1)", "moves[7] = (0, 32, 0): mirror must be 0 or 1 and a move within -31 .. 31"),
+    ("threads 0", "native.sgd_epoch(W, b, X, y, perm, 10, 0.1, 0.0, threads=0)", "threads must be an integer >= 1"),
+    ("threads 1.5", "native.loss_and_accuracy(W, b, X, y, threads=1.5)", "threads must be an integer >= 1, got 1.5"),
+    ("C: threads 65", "k.sgd_epoch_f32(p(W), p(b), p(X), d, n, 0, 0, p(y), p(perm), 0, n, d, K, 10, 0.1, 0.0, 0, 65)", "threads must be between 1 and 64"),
+    ("C: K = 17", "k.evaluate_f32(p(W), p(b), p(X), d, n, 0, 0, p(y), d, 17, 0, 0, 1)", "K (classes) must be between 1 and 16"),
+    ("C: ldx below d", "k.evaluate_f32(p(W), p(b), p(X), d - 1, n, 0, 0, p(y), d, K, 0, 0, 1)", "ldx (elements between images of X) must be between 40"),
 ]  # fmt: skip
 
 
@@ -419,3 +422,45 @@ def test_the_kernels_mirror_and_move_images_as_numpy_does(dtype, variant, loss):
     W3 = Wn.copy()
     native.sgd_epoch(W3, bn.copy(), U, y.astype(np.int64), perm, 10, 0.05, 0.01, **kw)
     assert W3.tobytes() != W1.tobytes()  # the moves changed the epoch
+
+
+# (d, n, n_batch, K): CIFAR-10 images in batches of 200 (two threads split 112 + 88 images to
+# score, 100 + 100 to add to the gradient); a batch smaller than a vector of images (one thread
+# has none); d with a tail of columns past the last group (the last thread packs W afterwards)
+# and more classes than a pass takes.
+THREAD_CASES = [(3072, 450, 200, 10), (2048, 23, 5, 10), (2100, 61, 17, 12), (40, 35, 9, 3)]
+
+
+@variants
+@pytest.mark.parametrize("dtype", DTYPES)
+@pytest.mark.parametrize("pixels", [False, True], ids=["features", "pixels"])
+def test_epochs_and_evaluations_give_the_same_bits_on_any_number_of_threads(dtype, pixels,
+                                                                              variant):  # fmt: skip
+    """Each thread scores its share of a batch's images and adds their gradient terms behind the
+    thread before it, so every sum keeps its order: 1, 2, 3 and 8 threads write the same W, b,
+    loss and accuracy, with moves and without, for either loss."""
+    for d, n, nb, K in THREAD_CASES:
+        U, affine, X, y, W, b = pixel_problem(d, n, K, seed=d, dtype=dtype)
+        images = U if pixels else np.ascontiguousarray(X.T.astype(dtype))
+        rng = np.random.default_rng(n)
+        perm = rng.permutation(n)
+        moves = None
+        if pixels and d % 1024 == 0:
+            moves = np.stack([rng.integers(0, 2, n), rng.integers(-2, 3, n),
+                              rng.integers(-2, 3, n)], axis=1).astype(np.int8)  # fmt: skip
+        for loss in ("softmax", "bce"):
+            kw = dict(affine=affine if pixels else None, variant=variant, loss=loss)
+            results = set()
+            for threads in (1, 2, 3, 8):
+                W1, b1 = W.copy(), b[:, 0].copy()
+                for _ in range(2):
+                    native.sgd_epoch(W1, b1, images, y.astype(np.int64), perm, nb, 0.05, 0.01,
+                                     moves=moves, threads=threads, **kw)  # fmt: skip
+                ev = native.loss_and_accuracy(W1, b1, images, y.astype(np.int64), threads=threads,
+                                              **kw)  # fmt: skip
+                results.add((W1.tobytes(), b1.tobytes(), ev))
+            assert len(results) == 1, (d, n, nb, K, loss)
+            W0 = W.copy()
+            native.sgd_epoch(W0, b[:, 0].copy(), images, y.astype(np.int64),
+                             perm, nb, 0.05, 0.01, moves=moves, **kw)  # fmt: skip
+            assert W0.tobytes() != results.pop()[0]  # two epochs are not one: the test can fail

@@ -36,12 +36,12 @@ def harness(tmp_path_factory):
     assert not MISSING, f"{', '.join(MISSING)} missing: .ci/run installs them"
     exe = tmp_path_factory.mktemp("arm") / "harness"
     cmd = [CC, *flags_of("aarch64_neon"), "-static", "-o", str(exe), str(HERE / "native_harness.c"),
-           "-lm"]  # fmt: skip
+           "-lm", "-pthread"]  # fmt: skip
     subprocess.run(cmd, check=True, capture_output=True, text=True)
     return exe
 
 
-def case(kind, d, n, K, seed=0, loss="softmax"):
+def case(kind, d, n, K, seed=0, loss="softmax", threads=1):
     dtype, pixels = KINDS[kind]
     rng = np.random.default_rng(seed)
     if pixels:
@@ -62,7 +62,7 @@ def case(kind, d, n, K, seed=0, loss="softmax"):
         moves = np.stack([rng.integers(0, 2, n), rng.integers(-2, 3, n), rng.integers(-31, 32, n)],
                          axis=1).astype(np.int8)  # fmt: skip
     return dict(dtype=dtype, X=X, affine=affine, W=W, b=b, y=y, perm=perm, moves=moves,
-                n_batch=max(1, n // 3), lam=0.3, eta=0.1, loss=loss)  # fmt: skip
+                n_batch=max(1, n // 3), lam=0.3, eta=0.1, loss=loss, threads=threads)  # fmt: skip
 
 
 def run_arm(harness, tmp_path, kind, c) -> list[np.ndarray]:
@@ -70,7 +70,7 @@ def run_arm(harness, tmp_path, kind, c) -> list[np.ndarray]:
     K = c["W"].shape[0]
     bce = int(c["loss"] == "bce")
     moved = c["moves"] is not None
-    parts = [np.array([kind, n, d, K, c["n_batch"], bce, moved], np.int64),
+    parts = [np.array([kind, n, d, K, c["n_batch"], bce, moved, c["threads"]], np.int64),
              np.array([c["lam"], c["eta"]]), c["W"], c["b"], c["X"], *(c["affine"] or ()), c["y"],
              c["perm"], *([c["moves"]] if moved else [])]  # fmt: skip
     src, dst = tmp_path / f"in{kind}{bce}", tmp_path / f"out{kind}{bce}"
@@ -133,8 +133,8 @@ FMA_X86 = [v for v in native.runnable() if native.kernels(v).fma]
 @pytest.mark.parametrize("loss", ["softmax", "bce"])
 @pytest.mark.parametrize("kind", KINDS, ids=["f32", "f32-pixels", "f64", "f64-pixels"])
 def test_the_neon_build_gives_the_bits_of_the_x86_fma_builds(harness, tmp_path, kind, loss):
-    for d, n, K in SHAPES:
-        c = case(kind, d, n, K, seed=1, loss=loss)
+    for (d, n, K), threads in zip(SHAPES, [3, 1, 2, 1, 2, 1, 3, 2]):  # x86 on one thread
+        c = case(kind, d, n, K, seed=1, loss=loss, threads=threads)
         arm = run_arm(harness, tmp_path, kind, c)
         arm[3] = arm[3] / n  # (mean loss, accuracy), as loss_and_accuracy divides
         for variant in FMA_X86:

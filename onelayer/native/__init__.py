@@ -238,14 +238,17 @@ def gradients(W, b, XT, y, lam: float, rows=None, affine=None, variant=None, los
 
 
 def sgd_epoch(W, b, XT, y, perm, n_batch: int, eta: float, lam: float, affine=None,
-              variant=None, loss="softmax", moves=None) -> None:  # fmt: skip
+              variant=None, loss="softmax", moves=None, threads: int = 1) -> None:  # fmt: skip
     """One epoch of mini-batch gradient descent on the batches perm[0:n_batch], ...; updates
     W and b in place (a remainder shorter than n_batch is dropped).
 
     ``moves`` (raw pixels only, images of 32 x 32 planes): one row (mirror, dx, dy) per
     position of perm: position t reads image perm[t] with each row reversed where mirror is 1,
     then moved right by dx and down by dy pixels with a black border, as ``augment``'s
-    flip_horizontal and translate make it (the kernel makes the batch's moved images itself)."""
+    flip_horizontal and translate make it (the kernel makes the batch's moved images itself).
+
+    ``threads``: the epoch runs on that many threads (each batch's images, then W's columns,
+    shared out); the results are the same bits for any number."""
     bce = _bce(loss)
     pb = _Problem(W, b, XT, y, affine, write_params=True, variant=variant)
     perm = _indices("perm", perm, pb.n, "images of X")
@@ -254,7 +257,14 @@ def sgd_epoch(W, b, XT, y, perm, n_batch: int, eta: float, lam: float, affine=No
     if moves is not None:
         moves = _moves(moves, perm.size, pb)
     pb.fn("sgd_epoch")(*pb.head(), _p(pb.y), _p(perm), 0 if moves is None else _p(moves),
-                       perm.size, pb.d, pb.K, int(n_batch), float(eta), float(lam), bce)  # fmt: skip
+                       perm.size, pb.d, pb.K, int(n_batch), float(eta), float(lam), bce,
+                       _threads(threads))  # fmt: skip
+
+
+def _threads(threads) -> int:
+    if isinstance(threads, bool) or not isinstance(threads, (int, np.integer)) or threads < 1:
+        raise ValueError(f"threads must be an integer >= 1, got {threads!r}")
+    return int(threads)
 
 
 def _moves(moves, count: int, pb: _Problem) -> np.ndarray:
@@ -273,15 +283,15 @@ def _moves(moves, count: int, pb: _Problem) -> np.ndarray:
     return np.ascontiguousarray(moves, dtype=np.int8)
 
 
-def loss_and_accuracy(W, b, XT, y, affine=None, variant=None, loss="softmax"):
+def loss_and_accuracy(W, b, XT, y, affine=None, variant=None, loss="softmax", threads: int = 1):
     """(mean loss, accuracy) of (W, b) on every image of X^T: cross-entropy, or with
-    ``loss="bce"`` multiple binary cross-entropy."""
+    ``loss="bce"`` multiple binary cross-entropy; on ``threads`` threads (the same bits)."""
     bce = _bce(loss)
     pb = _Problem(W, b, XT, y, affine, variant=variant)
     if pb.y is None or pb.n == 0:
         raise ValueError("X must hold at least one image, with its labels y")
     out = np.zeros(2)
-    pb.fn("evaluate")(*pb.head(), _p(pb.y), pb.d, pb.K, _p(out), bce)
+    pb.fn("evaluate")(*pb.head(), _p(pb.y), pb.d, pb.K, _p(out), bce, _threads(threads))
     return float(out[0] / pb.n), float(out[1] / pb.n)
 
 

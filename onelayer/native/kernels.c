@@ -36,6 +36,8 @@
 #if defined(__ARM_NEON)
 #include <arm_neon.h>
 #endif
+#include <pthread.h>
+#include <sched.h>
 #include <stdlib.h>
 #include <string.h>
 
@@ -348,6 +350,74 @@ static void move_image(const uint8_t* src, uint8_t* dst, int64_t d, int mirror, 
             memcpy(out, &a, 16);
             memcpy(out + 16, &b, 16);
         }
+}
+
+/* Threads. An epoch (and an evaluation) may run on several threads, each doing the same
+ * operations on its own share: the images of a batch for the scores and the softmax, the columns
+ * of W for the gradient and the step. Every number is computed by the same sequence of
+ * operations whichever thread computes it, so the results are the same bits for any number of
+ * threads. The threads meet at barriers (twice per batch); a thread that waits spins briefly,
+ * then yields its core, so that more threads than cores is slow but never stuck. */
+#define MAX_THREADS 64
+typedef struct {
+    int threads; /* how many run: set before they start */
+    int go;      /* 1 once every thread is made */
+    int count;   /* threads at the barrier */
+    int gen;     /* barriers passed */
+} team;
+
+static void relax(int64_t spins) {
+    if (spins < 4000) {
+#if defined(__x86_64__) || defined(__i386__)
+        __builtin_ia32_pause();
+#elif defined(__aarch64__)
+        __asm__ __volatile__("yield");
+#endif
+    } else {
+        sched_yield();
+    }
+}
+
+/* Every thread of the team waits here until all have arrived. */
+static void team_barrier(team* tm) {
+    if (tm->threads < 2) return;
+    const int gen = __atomic_load_n(&tm->gen, __ATOMIC_ACQUIRE);
+    if (__atomic_add_fetch(&tm->count, 1, __ATOMIC_ACQ_REL) == tm->threads) {
+        __atomic_store_n(&tm->count, 0, __ATOMIC_RELAXED);
+        __atomic_store_n(&tm->gen, gen + 1, __ATOMIC_RELEASE);
+        return;
+    }
+    for (int64_t s = 0; __atomic_load_n(&tm->gen, __ATOMIC_ACQUIRE) == gen; s++) relax(s);
+}
+
+/* A worker's first step: wait until the team is complete (tm->threads final). */
+static void team_start(team* tm) {
+    for (int64_t s = 0; !__atomic_load_n(&tm->go, __ATOMIC_ACQUIRE); s++) relax(s);
+}
+
+/* Runs fn on the ``want`` argument blocks args, args + size, ... (block t is thread t's; the
+ * caller runs block 0), each fn starting with team_start(tm). Where the system gives fewer
+ * threads than asked, fewer run, each taking a larger share: the same results. */
+static void team_run(team* tm, int want, void* (*fn)(void*), char* args, size_t size) {
+    pthread_t th[MAX_THREADS];
+    int made = 0;
+    want = want < 1 ? 1 : want > MAX_THREADS ? MAX_THREADS : want;
+    tm->go = tm->count = tm->gen = 0;
+    tm->threads = want; /* read by no worker before go */
+    while (made + 1 < want && !pthread_create(&th[made + 1], NULL, fn, args + (made + 1) * size))
+        made++;
+    tm->threads = made + 1;
+    __atomic_store_n(&tm->go, 1, __ATOMIC_RELEASE);
+    fn(args);
+    for (int t = 1; t <= made; t++) pthread_join(th[t], NULL);
+}
+
+/* Thread t's share [start, end) of n items in whole units (the last unit may be short), the
+ * larger shares first (the last thread has work of its own: see the epoch):
+ * start = split(n, unit, t, T), end = split(n, unit, t + 1, T). */
+static int64_t split(int64_t n, int64_t unit, int t, int T) {
+    const int64_t units = (n + unit - 1) / unit, at = (units * t + T - 1) / T * unit;
+    return t >= T || at > n ? n : at;
 }
 
 /* Images ahead whose bytes are prefetched while one is moved: a batch's images lie anywhere in

@@ -5,8 +5,8 @@
  *
  * This side checks what would corrupt memory if the Python checks were bypassed: class and
  * size ranges, row, permutation and label indices. A bad value raises ValueError naming the
- * argument; nothing is written. The kernels then run with the GIL released, so a second thread
- * evaluates while the first trains. The module uses CPython's limited API (abi3): one build
+ * argument; nothing is written. The kernels then run with the GIL released (an epoch or an
+ * evaluation on ``threads`` threads of its own, the same results for any number). The module uses CPython's limited API (abi3): one build
  * serves every Python from 3.11 on, the --use-conda environments' too. */
 #define PY_SSIZE_T_CLEAN
 #define Py_LIMITED_API 0x030B0000
@@ -138,13 +138,15 @@ static PyObject* done(int status) {
         long long ldx, n, nperm, d, nbatch;                                                        \
         int K, status;                                                                             \
         double eta, lam;                                                                           \
-        int bce;                                                                                   \
+        int bce, threads;                                                                          \
         (void)self;                                                                                \
-        if (!PyArg_ParseTuple(args, "KKKLLKKKKKLLiLddp", &W, &b, &X, &ldx, &n, &scale, &offset, &y,\
-                              &perm, &moves, &nperm, &d, &K, &nbatch, &eta, &lam, &bce))           \
+        if (!PyArg_ParseTuple(args, "KKKLLKKKKKLLiLddpi", &W, &b, &X, &ldx, &n, &scale, &offset,  \
+                              &y, &perm, &moves, &nperm, &d, &K, &nbatch, &eta, &lam, &bce,        \
+                              &threads))                                                           \
             return NULL;                                                                           \
         if (check_shape(d, K, ldx, n) || check_range("nperm (images)", nperm, 0, INT64_MAX / 64)  \
-            || check_range("n_batch", nbatch, 1, INT64_MAX / 64))                                 \
+            || check_range("n_batch", nbatch, 1, INT64_MAX / 64) ||                               \
+            check_range("threads", threads, 1, MAX_THREADS))                                       \
             return NULL;                                                                           \
         if (check_indices("perm", (const int64_t*)perm, nperm, n) ||                               \
             check_labels((const int64_t*)y, (const int64_t*)perm, nperm, K) ||                     \
@@ -153,22 +155,24 @@ static PyObject* done(int status) {
         Py_BEGIN_ALLOW_THREADS status = PASTE(ol_sgd_epoch_, SUF)(                                 \
             (T*)W, (T*)b, (const XT*)X, ldx, n, (const T*)scale, (const T*)offset,                 \
             (const int64_t*)y, (const int64_t*)perm, (const int8_t*)moves, nperm, d, K, nbatch,    \
-            (T)eta, (T)lam, bce);                                                                  \
+            (T)eta, (T)lam, bce, threads);                                                         \
         Py_END_ALLOW_THREADS return done(status);                                                  \
     }                                                                                              \
     static PyObject* PASTE(py_evaluate_, SUF)(PyObject* self, PyObject* args) {                    \
         addr W, b, X, scale, offset, y, out;                                                        \
         long long ldx, n, d;                                                                       \
-        int K, status, bce;                                                                        \
+        int K, status, bce, threads;                                                               \
         (void)self;                                                                                \
-        if (!PyArg_ParseTuple(args, "KKKLLKKKLiKp", &W, &b, &X, &ldx, &n, &scale, &offset, &y, &d, \
-                              &K, &out, &bce))                                                     \
+        if (!PyArg_ParseTuple(args, "KKKLLKKKLiKpi", &W, &b, &X, &ldx, &n, &scale, &offset, &y,   \
+                              &d, &K, &out, &bce, &threads))                                       \
             return NULL;                                                                           \
-        if (check_shape(d, K, ldx, n) || check_labels((const int64_t*)y, NULL, n, K)) return NULL; \
+        if (check_shape(d, K, ldx, n) || check_labels((const int64_t*)y, NULL, n, K) ||           \
+            check_range("threads", threads, 1, MAX_THREADS))                                       \
+            return NULL;                                                                           \
         Py_BEGIN_ALLOW_THREADS status =                                                            \
             PASTE(ol_evaluate_, SUF)((const T*)W, (const T*)b, (const XT*)X, ldx, (const T*)scale, \
                                      (const T*)offset, (const int64_t*)y, n, d, K, (double*)out,    \
-                                     bce);                                                         \
+                                     bce, threads);                                                \
         Py_END_ALLOW_THREADS return done(status);                                                  \
     }
 
