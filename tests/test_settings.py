@@ -11,6 +11,7 @@ import subprocess
 import sys
 import typing
 from pathlib import Path
+from unittest.mock import ANY
 
 import numpy as np
 import pytest
@@ -60,8 +61,10 @@ def test_the_schema_and_the_settings_agree_on_every_key_type_default_and_bound()
         node = SCHEMA["definitions"][key]
         assert bounds_in_schema(node) == bounds_in_settings(fields[key].metadata), key
     assert set(PER_RUN) == {"lam", "eta", "train_on_val"}
-    # the experiments' overrides list every option of the train section
-    assert set(SCHEMA["definitions"]["train_keys"]["properties"]) == set(train)
+    # the experiments' overrides list every training option (threads is experiments.threads)
+    assert set(SCHEMA["definitions"]["train_keys"]["properties"]) == set(CONFIG_KEYS)
+    assert SCHEMA["properties"]["experiments"]["properties"]["threads"] == {
+        **train["threads"], "default": 2, "description": ANY}
     # the schedule's own keys and bounds
     sched = schema_of("schedule")["properties"]
     assert set(sched) == {f.name for f in dataclasses.fields(Schedule)}

@@ -14,6 +14,7 @@ use rule train as improve_grid_point with:
         f"logs/improve/grid/{GRID.split('/')[-1]}.log",
     benchmark:
         f"logs/benchmarks/improve/grid/{GRID.split('/')[-1]}.tsv"
+    threads: config["experiments"]["threads"]
     resources:
         **RESOURCES["train_all"],
     params:
@@ -67,6 +68,7 @@ use rule train as improve_best_train with:
         "logs/improve/best_train.log",
     benchmark:
         "logs/benchmarks/improve/best_train.tsv"
+    threads: config["experiments"]["threads"]
     resources:
         **RESOURCES["retrain_all"],
     params:

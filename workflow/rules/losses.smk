@@ -46,6 +46,7 @@ use rule train as losses_run with:
     wildcard_constraints:
         setting="one_batch|improved",
         loss="softmax|bce",
+    threads: lambda wc: config["experiments" if wc.setting == "improved" else "train"]["threads"]
     resources:
         **RESOURCES["retrain_all"],
     params:
