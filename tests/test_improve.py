@@ -3,6 +3,7 @@ point is a target, and a rerun after a kill trains only the missing points."""
 
 import csv
 import json
+import re
 import signal
 import subprocess
 import sys
@@ -137,6 +138,30 @@ def test_improvements_true_puts_them_in_the_default_target_and_the_report(tmp_pa
     assert "Nothing to be done" in again, again[-2000:]
     snakemake(wd, "--cores", "2", "--configfile", config)
     assert "Beyond the report" not in (wd / "results" / "report.md").read_text()
+
+
+def test_the_experiments_long_runs_take_their_own_threads(tmp_path, tiny_archive):
+    """experiments.threads reaches the grid's points, the retrain and the improved loss runs;
+    train.threads the report's runs and the ablation's; --cores caps both (a dry run's plan)."""
+    url, md5, _ = tiny_archive
+    wd = copy_workflow(tmp_path / "wf")
+    config = str(write_config(wd, grid_config(url, md5)))
+
+    def threads_by_rule(cores: str, *overrides: str) -> dict:
+        plan = snakemake(wd, "-n", "all", "improve", "losses", "--cores", cores, "--configfile",
+                         config, "--config", "improvements=true", *overrides).out  # fmt: skip
+        out = {}
+        for job in plan.split("rule ")[1:]:
+            found = re.search(r"^\s+threads: (\d+)$", job, re.M)
+            out.setdefault(job.split(":")[0], set()).add(int(found.group(1)) if found else 1)
+        return out
+
+    plan = threads_by_rule("4", "experiments={threads: 3}", "train={threads: 2}")
+    assert plan["improve_grid_point"] == {3} and plan["improve_best_train"] == {3}
+    assert plan["losses_run"] == {2, 3}  # one batch: train.threads; improved: experiments'
+    assert plan["train"] == {2} and plan["improve_ablation_run"] == {2}
+    capped = threads_by_rule("1", "experiments={threads: 3}")
+    assert capped["improve_grid_point"] == {1} and capped["train"] == {1}
 
 
 def ctrl_c_on():
