@@ -72,12 +72,16 @@ def test_each_build_is_paired_with_the_numpy_backend_round_by_round(bench):
         assert f"| 0.001 | {v} | " in md and f"| 0.1 | {v} | " in md
 
 
-def test_the_recipe_runs_every_build_and_the_numpy_backend_against_one_cores_limit(bench):
+def test_the_recipe_runs_every_build_and_the_numpy_backend_against_their_cores_limit(bench):
     from onelayer import native
 
     stdout, result, out = bench
     rows = {r["method"]: r for r in result["recipe"]}
-    assert set(rows) == {f"native {v}" for v in native.runnable()} | {"numpy"}
+    best = f"native {native.runnable()[0]}, 2 threads"  # as the grid's points run
+    assert set(rows) == {f"native {v}" for v in native.runnable()} | {"numpy", best}
+    assert rows[best]["threads"] == 2 and rows["numpy"]["threads"] == 1
+    peaks = result["env"]["fma_peak_gflops_by_cores"]
+    assert rows[best]["limit_s"] == pytest.approx(rows["numpy"]["limit_s"] * peaks["1"] / peaks["2"])
     for r in rows.values():
         assert r["epochs"] == 2 and r["images"] == 900 and len(r["times_s"]) == 2
         assert r["per_epoch_s"] == pytest.approx(r["median_s"] / 2)
