@@ -251,6 +251,10 @@ def test_a_run_with_flips_and_moves_keeps_its_pinned_bits(tmp_path):
     digest = (hashlib.sha256(history_csv(ours.history).encode()).hexdigest(),
               hashlib.sha256(ours.W.tobytes() + ours.b.tobytes()).hexdigest())  # fmt: skip
     assert digest == MOVED_RUN_SHA256
+    # on three threads (a share each of every batch's images and gradient terms): the same bits
+    three = train(data, settings.replace(backend="native"), threads=3)
+    assert (history_csv(three.history), three.W.tobytes()) == (history_csv(ours.history),
+                                                               ours.W.tobytes())  # fmt: skip
     # the numpy backend makes the same images and does the same maths: equal to rounding
     for a, b in zip(ours.history, runs["numpy"].history):
         assert a == pytest.approx(b, rel=1e-5)

@@ -66,8 +66,8 @@ def test_summary_lists_the_four_runs_beside_the_report(mirror_run):
 
 
 def test_blas_threads_do_not_change_the_numbers(mirror_run, tmp_path):
-    """The pipeline trained with threads=1; threads=2 (evaluation on a second thread) and two
-    BLAS threads in the environment must give the same bytes."""
+    """The pipeline trained with threads=1; threads=2 (each epoch and evaluation shared by two
+    threads) and two BLAS threads in the environment must give the same bytes."""
     import subprocess
     import sys
 
