@@ -40,11 +40,12 @@ def resolve(backend: str) -> str:
 
 
 def make(name: str, data: TrainingData, dtype, loss: str = "softmax", K: int = 10,
-         variant=None, threads: int = 1):  # fmt: skip
+         variant=None, threads: int = 1, eval_threads: int = 1):  # fmt: skip
     """The backend ``name`` ("native" or "numpy", see ``resolve``) on ``data``, computing in
-    ``dtype`` for ``loss``; the native one runs each epoch and evaluation on ``threads``."""
+    ``dtype`` for ``loss``; the native one runs each epoch on ``threads`` and each evaluation on
+    ``eval_threads``."""
     if name == "native":
-        return NativeBackend(data, dtype, loss, K, variant, threads)
+        return NativeBackend(data, dtype, loss, K, variant, threads, eval_threads)
     if name == "numpy":
         return NumpyBackend(data, dtype, loss, K)
     raise ValueError(f"no backend {name!r}: resolve() it first")
@@ -171,8 +172,8 @@ class NumpyBackend:
 
 
 class NativeBackend:
-    """The loop in C (``onelayer.native``): one call per epoch, one per evaluated split, each on
-    ``threads`` threads of its own (the same numbers for any count).
+    """The loop in C (``onelayer.native``): one call per epoch, one per evaluated split, on
+    ``threads`` and ``eval_threads`` threads of their own (the same numbers for any count).
 
     Given pixels, the kernels read the raw bytes and map them to features on the fly: a quarter
     of the memory traffic of float32 features, an eighth of float64.
@@ -181,10 +182,11 @@ class NativeBackend:
     name = "native"
 
     def __init__(self, data: TrainingData, dtype, loss: str, K: int, variant=None,
-                 threads: int = 1):  # fmt: skip
+                 threads: int = 1, eval_threads: int = 1):  # fmt: skip
         from onelayer import native
 
-        self.native, self.loss, self.K, self.threads = native, loss, K, threads
+        self.native, self.loss, self.K = native, loss, K
+        self.threads, self.eval_threads = threads, eval_threads
         self.dtype = np.dtype(dtype)
         self.variant = variant or native.default_variant()
         self.kernels = native.kernels(self.variant)  # refused here if not built or not runnable
@@ -226,7 +228,7 @@ class NativeBackend:
     def evaluate(self, params, split: str) -> tuple[float, float]:
         return self.native.loss_and_accuracy(*params, *self.sets[split], affine=self.affine,
                                              variant=self.variant, loss=self.loss,
-                                             threads=self.threads)  # fmt: skip
+                                             threads=self.eval_threads)  # fmt: skip
 
     def model(self, params) -> tuple[np.ndarray, np.ndarray]:
         W, b = params

@@ -53,6 +53,21 @@ class TrainResult:
     native_fma: bool | None = None  # whether that build uses FMA (all FMA builds agree bitwise)
 
 
+def evaluates_beside(settings: TrainSettings, n_train: int, n_val: int, threads: int) -> bool:
+    """Whether, on ``threads`` >= 2, the evaluation after epoch e runs beside epoch e + 1 (on a
+    thread of its own; the epoch on the others) rather than each, in turn, on all threads: when
+    an epoch's evaluation costs at least half as much as its training (the report's runs: both
+    sets after every epoch, as many scores as training's two passes), for then two jobs side by
+    side beat one job shared; not for the experiments' recipe (the validation set and a sample
+    every tenth epoch: 1.5 % of the training's work), whose epochs are shared out."""
+    if threads < 2:
+        return False
+    trained = n_train // settings.n_batch * settings.n_batch
+    train_scored = settings.eval_train_subset or n_train
+    scored = n_val + train_scored / settings.eval_train_every  # images per epoch, on average
+    return scored >= 0.5 * 2 * trained  # training scores each image and takes its gradient
+
+
 def has_diverged(loss: float, K: int, factor: float) -> bool:
     """A loss that is not finite, or ``factor`` times the loss of guessing (log K), has diverged."""
     return not math.isfinite(loss) or loss > factor * math.log(K)
@@ -64,10 +79,11 @@ def train(data: TrainingData, settings: TrainSettings, threads: int = 1, K: int 
 
     The arithmetic runs in ``settings.dtype`` on one thread per step, in the loop that
     ``settings.backend`` names (``backends.resolve``; ``variant`` picks a native build, by
-    default the best this CPU runs). With ``threads >= 2`` the native loop runs each epoch and
-    each evaluation on that many threads; the numpy loop evaluates epoch e (a copy of W, on train
-    and validation) on a second thread while epoch e + 1 trains. Either way the same operations
-    on the same numbers, so the results do not depend on ``threads``.
+    default the best this CPU runs). With ``threads >= 2`` the evaluation of epoch e (a copy of
+    W, on train and validation) runs on a thread of its own while epoch e + 1 trains on the others
+    (``evaluates_beside``; the numpy loop always), or the native loop shares each epoch and each
+    evaluation out over all the threads. Either way the same operations on the same numbers, so
+    the results do not depend on ``threads``.
 
     Per epoch: eta from ``settings.schedule``; with ``flip`` each position of the epoch is read
     mirrored with that probability, with ``translate_px`` moved by whole pixels drawn from
@@ -86,7 +102,10 @@ def train(data: TrainingData, settings: TrainSettings, threads: int = 1, K: int 
     if (s.flip or s.translate_px) and not data.has_pixels:
         raise ValueError("augmentation (flip, translate_px) acts on the raw images: it needs pixels")
     name = backends.resolve(s.backend)
-    loop = backends.make(name, data, s.dtype, s.loss, K, variant, threads)
+    beside = threads >= 2 and (name == "numpy" or evaluates_beside(s, n, data.y_val.size, threads))
+    loop = backends.make(name, data, s.dtype, s.loss, K, variant,
+                         threads=threads - 1 if beside else threads,
+                         eval_threads=1 if beside else threads)  # fmt: skip
     built = {}
     if name == "native":
         built = dict(native_variant=loop.variant, native_fma=loop.fma)
@@ -134,7 +153,6 @@ def train(data: TrainingData, settings: TrainSettings, threads: int = 1, K: int 
     with contextlib.ExitStack() as stack:
         stack.enter_context(threadpool_limits(limits=1, user_api="blas"))
         stack.enter_context(np.errstate(over="ignore", invalid="ignore"))
-        beside = threads >= 2 and name == "numpy"  # the native loop uses the threads itself
         pool = stack.enter_context(ThreadPoolExecutor(max_workers=1)) if beside else None
         for epoch in range(1, s.n_epochs + 1):
             rows = shuffle_rng.permutation(n)

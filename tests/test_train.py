@@ -12,6 +12,9 @@ from onelayer.dataset import PixelMap, TrainingData, normalise
 from onelayer.errors import SettingsError
 from onelayer.preprocess import train_statistics
 from onelayer.reference import plain_loop
+from onelayer.runs import history_csv
+from onelayer.settings import TrainSettings
+from onelayer.train import evaluates_beside
 
 
 def learnable(d=30, n=200, K=10, seed=0, dtype=np.float64):
@@ -94,6 +97,33 @@ def test_threads_change_nothing_but_speed(dtype, backend):
     )
     assert np.array_equal(a.W, b.W) and np.array_equal(a.b, b.b)
     assert a.history == b.history
+
+
+@backends
+@pytest.mark.parametrize("every", [1, 10], ids=["evaluation beside", "epochs shared out"])
+def test_threads_change_nothing_in_either_way_of_using_them(every, backend):
+    """The report's runs (full evaluation every epoch) evaluate beside the next epoch; the
+    recipe's (a sample every tenth epoch) share each epoch out: 1, 2 and 3 threads, one
+    history and one model either way."""
+    X, y = learnable(d=3072, n=400, dtype=np.float32)
+    kw = dict(lam=0.1, eta=0.01, n_batch=40, n_epochs=12, seed=5, eval_train_every=every,
+              eval_train_subset=0 if every == 1 else 50, backend=backend)  # fmt: skip
+    assert evaluates_beside(TrainSettings(**kw), 400, 100, 2) == (every == 1)
+    runs = [fit(X, y, X[:, :100], y[:100], threads=t, **kw) for t in (1, 2, 3)]
+    for r in runs[1:]:
+        assert r.W.tobytes() == runs[0].W.tobytes()
+        assert history_csv(r.history) == history_csv(runs[0].history)  # NaN rows too
+
+
+def test_the_evaluation_goes_beside_when_it_costs_half_the_training():
+    report = TrainSettings(lam=0, eta=0.001)  # 10,000 images, both sets after every epoch
+    recipe = TrainSettings(lam=0, eta=0.005, n_batch=200, eval_train_every=10,
+                           eval_train_subset=5000)  # fmt: skip
+    assert evaluates_beside(report, 10000, 10000, 2) and not evaluates_beside(report, 10000, 10000, 1)
+    assert not evaluates_beside(recipe, 49000, 1000, 2)
+    # at the threshold: scores per epoch = half the training's two passes
+    assert evaluates_beside(report, 1000, 0, 2)
+    assert not evaluates_beside(report.replace(eval_train_every=2), 1000, 0, 2)
 
 
 def test_padded_classes_change_nothing():

@@ -416,7 +416,7 @@ static void team_run(team* tm, int want, void* (*fn)(void*), char* args, size_t 
  * larger shares first (the last thread has work of its own: see the epoch):
  * start = split(n, unit, t, T), end = split(n, unit, t + 1, T). */
 static int64_t split(int64_t n, int64_t unit, int t, int T) {
-    const int64_t units = (n + unit - 1) / unit, at = (units * t + T - 1) / T * unit;
+    const int64_t units = (n + unit - 1) / unit, at = units * t / T * unit;
     return t >= T || at > n ? n : at;
 }
 
