@@ -413,7 +413,7 @@ static void team_run(team* tm, int want, void* (*fn)(void*), char* args, size_t 
 }
 
 /* Thread t's share [start, end) of n items in whole units (the last unit may be short), the
- * larger shares first (the last thread has work of its own: see the epoch):
+ * smaller shares first (200 images in vectors of 16: 96 + 104; 112 + 88 measured the same):
  * start = split(n, unit, t, T), end = split(n, unit, t + 1, T). */
 static int64_t split(int64_t n, int64_t unit, int t, int T) {
     const int64_t units = (n + unit - 1) / unit, at = units * t / T * unit;
