@@ -9,9 +9,9 @@
  * labels y are int64. X holds either the features (float32 or float64, as W) or the raw pixels
  * they were made from (bytes), with scale and offset such that feature j is scale[j] u[j] +
  * offset[j]: the kernels fold the map into W and b (W x + b = (W scale) u + (b + W offset)) and
- * into the gradient, and read one byte per feature instead of four or eight. Every function is
- * single-threaded and keeps a fixed order of operations, so equal inputs give equal bits,
- * whichever thread calls it.
+ * into the gradient, and read one byte per feature instead of four or eight. Every sum keeps a
+ * fixed order of operations, so equal inputs give equal bits, whichever thread calls a kernel
+ * and on however many threads an epoch or an evaluation runs (see "Threads" below).
  *
  * Speed (measured with benchmarks/bench_kernels.py): the batch's images are read straight from
  * X, no gather; W is packed so the K rows of each 2 KB block sit together and stay in L1; each
@@ -68,7 +68,7 @@
  * columns per gradient pass; SPLAT_G: the gradient reads each entry of G from a vector of
  * copies made once per batch, not a broadcast per use (SSE has no broadcast from memory: each
  * costs a shuffle on the ports the arithmetic needs); PACK_X: the batch's columns are copied
- * group by group for the gradient (batch_gradients), because image rows 3072 bytes apart fall
+ * group by group for the gradient (batch_update), because image rows 3072 bytes apart fall
  * into 4 of L1's 64 sets, and a pass that reads a few bytes of 100 such rows misses L1 each
  * time once there are more rows than ways; worth it where the gradient makes many passes. */
 #if defined(__AVX512F__) /* 32 zmm registers: 2 images x 10 classes of 64 bytes */
