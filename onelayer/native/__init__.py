@@ -247,8 +247,8 @@ def sgd_epoch(W, b, XT, y, perm, n_batch: int, eta: float, lam: float, affine=No
     then moved right by dx and down by dy pixels with a black border, as ``augment``'s
     flip_horizontal and translate make it (the kernel makes the batch's moved images itself).
 
-    ``threads``: the epoch runs on that many threads (each batch's images, then W's columns,
-    shared out); the results are the same bits for any number."""
+    ``threads``: the epoch runs on that many threads (each takes a share of every batch's
+    images); the results are the same bits for any number."""
     bce = _bce(loss)
     pb = _Problem(W, b, XT, y, affine, write_params=True, variant=variant)
     perm = _indices("perm", perm, pb.n, "images of X")

@@ -6,8 +6,9 @@
  * This side checks what would corrupt memory if the Python checks were bypassed: class and
  * size ranges, row, permutation and label indices. A bad value raises ValueError naming the
  * argument; nothing is written. The kernels then run with the GIL released (an epoch or an
- * evaluation on ``threads`` threads of its own, the same results for any number). The module uses CPython's limited API (abi3): one build
- * serves every Python from 3.11 on, the --use-conda environments' too. */
+ * evaluation on ``threads`` threads of its own, the same results for any number). The module
+ * uses CPython's limited API (abi3): one build serves every Python from 3.11 on, the
+ * --use-conda environments' too. */
 #define PY_SSIZE_T_CLEAN
 #define Py_LIMITED_API 0x030B0000
 #include <Python.h>
