@@ -171,13 +171,14 @@ class Dataset:
     def label_names(self) -> list[str]:
         return [str(n) for n in self.arrays["label_names"]]
 
-    def features(self, split: str, dtype=np.float32, out: np.ndarray | None = None) -> np.ndarray:
-        """The features of ``split``, d x n column-major in ``dtype`` (derived into ``out``,
-        where given, from a file that holds the pixels)."""
+    def features(self, split: str, dtype=np.float32, out: np.ndarray | None = None,
+                 images: slice = slice(None)) -> np.ndarray:  # fmt: skip
+        """The features of ``split`` (of its ``images`` only, where given), d x n column-major in
+        ``dtype`` (derived into ``out``, where given, from a file that holds the pixels)."""
         X = self.arrays.get(f"X_{split}")
         if X is None:
-            return self.pixel_map.features(self.pixels(split), dtype, out)
-        return np.asfortranarray(X, dtype=dtype)
+            return self.pixel_map.features(self.pixels(split)[images], dtype, out)
+        return np.asfortranarray(X[:, images], dtype=dtype)
 
     def training_data(self, val_in_training: bool = False) -> TrainingData:
         """What ``train`` reads: the training and validation images, as pixels where the file

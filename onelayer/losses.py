@@ -16,9 +16,10 @@ from pathlib import Path
 
 import numpy as np
 
-from onelayer import model
+from onelayer import model, stats
 from onelayer.atomic import write_json, write_text
 from onelayer.dataset import Dataset
+from onelayer.replicates import group, paired
 from onelayer.tables import Column, markdown, read_csv, write
 
 SETTINGS = ("one_batch", "improved")
@@ -27,17 +28,20 @@ FIGURE_NAMES = {"one_batch": "one batch", "improved": "improved setting"}
 COLUMNS = [
     Column("setting"), Column("loss"), Column("eta", float, fmt=".4g", right=True),
     Column("lam", float, fmt=".4g", right=True), Column("n_batch", int), Column("n_epochs", int),
-    Column("train_images", int), Column("val_accuracy", float, fmt=".2f", right=True),
-    Column("test_accuracy", float, fmt=".2f", right=True),
+    Column("train_images", int), Column("seeds", int, right=True),
+    Column("val_accuracy", float, "validation (mean)", fmt=".2f", right=True),
+    Column("test_accuracy", float, "test (mean)", fmt=".2f", right=True),
+    Column("test_sd", float, "test sd", fmt=".2f", right=True),
+    Column("vs_softmax", float, "BCE - softmax", fmt="+.2f", right=True),
+    Column("vs_low", float, "95 % interval from", fmt="+.2f", right=True),
+    Column("vs_high", float, "to", fmt="+.2f", right=True),
     Column("final_train_loss", float, fmt=".4f", right=True),
     Column("final_val_loss", float, fmt=".4f", right=True),
     Column("loss_gap", float, fmt=".4f", right=True),
 ]  # fmt: skip
-MD_KEYS = ("setting", "loss", "eta", "lam", "val_accuracy", "test_accuracy", "final_train_loss",
-           "final_val_loss", "loss_gap")  # fmt: skip
+MD_KEYS = ("setting", "loss", "eta", "lam", "seeds", "val_accuracy", "test_accuracy", "test_sd",
+           "vs_softmax", "vs_low", "vs_high", "final_train_loss", "final_val_loss", "loss_gap")  # fmt: skip
 TITLE = "# Two losses: softmax + cross-entropy and sigmoid + binary cross-entropy\n\n"
-
-
 def choose_eta(metrics_paths: list, out_json) -> dict:
     """The eta of the candidate run with the highest validation accuracy (the first of the
     list on a tie; a diverged run never wins), written to ``out_json``."""
@@ -62,32 +66,53 @@ def probability_of_truth(W: np.ndarray, b: np.ndarray, X: np.ndarray, y: np.ndar
     return P[y, np.arange(y.size)], np.argmax(S, axis=0) == y
 
 
-def comparison_rows(runs: dict) -> list[dict]:
-    """``runs``: {(setting, loss): metrics dict}; one row per run, accuracies in percent, and
-    the final validation minus training loss (the training loss as last evaluated)."""
+def _round(v, digits: int = 4):
+    return None if v is None or v != v else round(float(v), digits)
+
+
+def comparison_rows(runs: dict, differences: dict | None = None) -> list[dict]:
+    """``runs``: {(setting, loss): Replicates}; one row per run: its settings, the mean over
+    seeds of its accuracies (%) and the test accuracy's sd; the configured seed's final losses
+    and their gap (validation minus training, the training loss as last evaluated); on BCE's
+    rows, ``differences[setting]`` (BCE minus softmax, paired: ``stats.Difference``)."""
+    differences = differences or {}
     rows = []
-    for (setting, loss), m in runs.items():
-        row = {"setting": setting, "loss": loss, **{c.key: m.get(c.key) for c in COLUMNS[2:-1]}}
-        train, val = m["final_train_loss"], m["final_val_loss"]
-        row["loss_gap"] = None if train is None or val is None else round(val - train, 6)
+    for (setting, loss), reps in runs.items():
+        m = reps.own or next(iter(reps.runs.values()))[1]
+        test, val = reps.spread(), reps.spread("val_accuracy")
+        row = {"setting": setting, "loss": loss, **{k: m.get(k) for k in
+               ("eta", "lam", "n_batch", "n_epochs", "train_images", "final_train_loss", "final_val_loss")},
+               "seeds": test.n, "val_accuracy": _round(val.mean), "test_accuracy": _round(test.mean),
+               "test_sd": _round(test.sd)}  # fmt: skip
+        d = differences.get(setting) if loss == "bce" else None
+        if d is not None:
+            row.update(vs_softmax=_round(d.estimate), vs_low=_round(d.low), vs_high=_round(d.high))
+        train, val_loss = m["final_train_loss"], m["final_val_loss"]
+        row["loss_gap"] = None if train is None or val_loss is None else round(val_loss - train, 6)
         rows.append(row)
     return rows
 
 
 def finding(rows: list[dict]) -> str:
-    """Two sentences from the measured numbers: each loss's test accuracy per setting, then
-    how far each ends with its validation loss above its training loss (relative to the
-    training loss, each loss on its own scale), and which overfits more on one batch."""
+    """Two sentences from the measured numbers: BCE against softmax per setting, as a paired
+    difference with its interval ("no detectable difference" where it covers 0), then how far
+    each ends with its validation loss above its training loss (relative to the training
+    loss, each loss on its own scale), and which overfits more on one batch."""
     row = {(r["setting"], r["loss"]): r for r in rows}
     have = [s for s in SETTINGS if (s, "softmax") in row and (s, "bce") in row]
     if not have:
         return ""
-    first = "BCE reaches " + ", and ".join(
-        f"{row[s, 'bce']['test_accuracy']:.2f} % test accuracy against "
-        f"{row[s, 'softmax']['test_accuracy']:.2f} % for softmax {SETTING_NAMES[s]} "
-        f"(eta {row[s, 'bce']['eta']:g} against {row[s, 'softmax']['eta']:g})"
-        for s in have
-    ) + "."
+
+    def versus(s):
+        b, sm = row[s, "bce"], row[s, "softmax"]
+        mean = (f"{b['test_accuracy']:.2f} % against {sm['test_accuracy']:.2f} % {SETTING_NAMES[s]} "
+                f"(mean over {b['seeds']} seeds; eta {b['eta']:g} against {sm['eta']:g})")  # fmt: skip
+        if b.get("vs_softmax") is None:
+            return mean
+        d = stats.Difference(b["vs_softmax"], b["vs_low"], b["vs_high"], 0, 0, b["seeds"], 0)
+        return f"{mean}: {stats.difference_words(d)}"
+
+    first = "BCE reaches " + "; and ".join(versus(s) for s in have) + "."
 
     def gap(r):
         return 100 * r["loss_gap"] / r["final_train_loss"]
@@ -101,7 +126,7 @@ def finding(rows: list[dict]) -> str:
         gaps = {loss: gap(row["one_batch", loss]) for loss in ("softmax", "bce")}
         more = max(gaps, key=gaps.get)
         second += f": on one batch {'BCE' if more == 'bce' else 'softmax'} overfits more"
-    return first + second + "."
+    return first + second + " (the configured seed's runs)."
 
 
 def comparison_markdown(rows: list[dict]) -> str:
@@ -113,19 +138,23 @@ def read_comparison(csv_path) -> list[dict]:
     return read_csv(csv_path, COLUMNS)
 
 
-def write_comparison(runs: dict, data_paths: dict, out_csv, out_md, histograms_png,
+def write_comparison(metrics_paths: list, data_paths: dict, out_csv, out_md, histograms_png,
                      curves_png) -> list[dict]:  # fmt: skip
-    """comparison.csv and .md, and the two figures, from the four run folders.
-
-    ``runs``: {(setting, loss): run folder}; ``data_paths``: {setting: processed .npz}."""
+    """comparison.csv and .md, and the two figures, from the loss runs and their seed
+    replicates (``metrics_paths``: results/losses/{setting}/{loss}[_seed{seed}]/metrics.json);
+    ``data_paths``: {setting: processed .npz}. BCE against softmax is paired over the seeds both
+    trained and the test images; the figures show the configured seed's runs."""
     from onelayer import plots
     from onelayer.runs import load_run
 
-    loaded = {key: load_run(folder) for key, folder in runs.items()}
-    rows = comparison_rows({k: r["metrics"] for k, r in loaded.items()})
+    runs = {tuple(Path(g.folder).parts[-2:]): g for g in group(metrics_paths).values()}
+    tests = {s: Dataset.load(path) for s, path in data_paths.items()}  # once per data set
+    differences = {s: paired(runs[s, "bce"], runs[s, "softmax"], tests[s]) for s in SETTINGS
+                   if (s, "bce") in runs and (s, "softmax") in runs}  # fmt: skip
+    rows = comparison_rows(runs, differences)
     write(rows, COLUMNS, out_csv)
     write_text(out_md, TITLE + comparison_markdown(rows))
-    tests = {s: Dataset.load(path) for s, path in data_paths.items()}  # once per data set
+    loaded = {key: load_run(reps.folder) for key, reps in runs.items()}
     truth = {(setting, loss): probability_of_truth(
                  r["W"], r["b"], tests[setting].features("test", r["W"].dtype),
                  tests[setting].labels("test"), loss)

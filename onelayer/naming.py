@@ -7,6 +7,7 @@ refused with a message that says why, before any job starts.
 from __future__ import annotations
 
 import math
+import re
 
 from onelayer.errors import RunNameError
 
@@ -47,3 +48,31 @@ def parse_value(text: str, name: str, positive: bool) -> float:
 def parse_run(lam: str, eta: str) -> tuple[float, float]:
     """(lam, eta) from the two wildcards of ``results/lam{lam}_eta{eta}/``."""
     return parse_value(lam, "lam", positive=False), parse_value(eta, "eta", positive=True)
+
+
+# --- seed replicates ------------------------------------------------------------------------------
+# A run folder trains its settings' own seed; its replicate with another seed is the folder beside
+# it with "_seed{seed}" appended (results/lam0_eta0.1_seed43/), the seed in canonical form.
+
+REPLICATE = re.compile(r"^(?P<run>.+)_seed(?P<seed>0|[1-9][0-9]*)$")
+
+
+def replicate_folder(folder: str, seed: int) -> str:
+    """The folder of ``folder``'s run trained with ``seed``."""
+    return f"{folder}_seed{int(seed)}"
+
+
+def replicate_of(folder: str) -> tuple[str, int | None]:
+    """(the run folder, the seed) of a replicate's folder; (``folder``, None) for a run
+    folder that is not a replicate."""
+    text = str(folder).rstrip("/")
+    m = REPLICATE.match(text)
+    return (m["run"], int(m["seed"])) if m else (text, None)
+
+
+def parse_seed(text: str) -> int:
+    """The seed of a replicate folder's wildcard; refuses another spelling of the same number."""
+    if not re.fullmatch(r"0|[1-9][0-9]*", text):
+        raise RunNameError(f"seed {text!r}: write the seed as a whole number without leading "
+                           "zeros (results/lam0_eta0.1_seed43/) so that each replicate has one folder")  # fmt: skip
+    return int(text)

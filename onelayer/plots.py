@@ -36,19 +36,35 @@ def margins(fig, left=0.75, right=0.2, top=0.45, bottom=0.5, wspace=0.25, hspace
                         wspace=wspace, hspace=hspace)  # fmt: skip
 
 
-def _curves_on(axes, history: dict, label_prefix: str = "") -> None:
-    """``history``: one array per column of history.csv (``runs.read_history``)."""
+def _curves_on(axes, history: dict, label_prefix: str = "", band: list[dict] | None = None) -> None:
+    """``history``: one array per column of history.csv (``runs.read_history``); ``band``: the
+    histories of the same run over seeds, drawn as the range they span at each epoch."""
     for ax, what in zip(axes, ("loss", "cost")):
         for split, style in (("train", "-"), ("val", "--")):
             name = "training" if split == "train" else "validation"
             # epochs without an evaluation (eval_train_every > 1) are NaN: join the others
             values = np.asarray(history[f"{split}_{what}"], dtype=float)
             seen = ~np.isnan(values)
-            ax.plot(np.asarray(history["epoch"])[seen], values[seen], style,
-                    label=f"{label_prefix}{name}")  # fmt: skip
+            epochs = np.asarray(history["epoch"])[seen]
+            (line,) = ax.plot(epochs, values[seen], style, label=f"{label_prefix}{name}")
+            if band:
+                spread = _band(band, f"{split}_{what}", len(values))[:, seen]
+                ax.fill_between(epochs, spread[0], spread[1], color=line.get_color(), alpha=0.2,
+                                lw=0)  # fmt: skip
         ax.set_xlabel("epoch")
         ax.set_ylabel(what)
         ax.grid(alpha=0.3)
+
+
+def _band(histories: list[dict], column: str, epochs: int) -> np.ndarray:
+    """2 x epochs: the smallest and largest value of ``column`` over ``histories`` at each
+    epoch (a run that stopped early, as diverged, holds NaN after its last epoch)."""
+    values = np.full((len(histories), epochs), np.nan)
+    for i, h in enumerate(histories):
+        v = np.asarray(h[column], dtype=float)[:epochs]
+        values[i, : v.size] = v
+    with np.errstate(invalid="ignore"):
+        return np.array([np.nanmin(values, axis=0), np.nanmax(values, axis=0)])
 
 
 def curves(history: dict, lam: float, eta: float, path, diverged_epoch=None) -> None:
@@ -94,13 +110,16 @@ def weights(W: np.ndarray, label_names, lam: float, eta: float, path, diverged_e
     save(fig, path)
 
 
-def overview_curves(runs: list[dict], path) -> None:
-    """One row per run: its loss and cost curves, with shared y axes per column."""
+def overview_curves(runs: list[dict], path, seeds: list[list[dict]] | None = None) -> None:
+    """One row per run: its loss and cost curves, with shared y axes per column; ``seeds``:
+    per run, the histories of its seed replicates, whose range is shaded."""
     fig, axes = plt.subplots(len(runs), 2, figsize=(10, 2.6 * len(runs) + 0.6), squeeze=False)
     margins(fig, top=0.35, bottom=0.5, wspace=0.22, hspace=0.55)
-    for row, run in zip(axes, runs):
-        _curves_on(row, run["history"])
-        row[0].set_title(f"loss, {run_title(run['lam'], run['eta'], run.get('diverged_epoch'))}")
+    for i, (row, run) in enumerate(zip(axes, runs)):
+        band = seeds[i] if seeds and len(seeds[i]) > 1 else None
+        _curves_on(row, run["history"], band=band)
+        n = f", band: {len(band)} seeds" if band else ""
+        row[0].set_title(f"loss, {run_title(run['lam'], run['eta'], run.get('diverged_epoch'))}{n}")
         row[1].set_title("cost")
     axes[0][0].legend()
     save(fig, path)
@@ -118,52 +137,50 @@ def overview_weights(runs: list[dict], label_names, path) -> None:
 
 
 def accuracy_bars(summary: list[dict], path) -> None:
-    """Test accuracy per run (rows of the summary table), ours beside the report's; a diverged
-    run is marked as such."""
+    """Test accuracy per run (rows of the summary table): our mean over seeds with a whisker of
+    one standard deviation, each seed's range as a thin line, the configured seed as a dot,
+    beside the report's number; a diverged run is marked as such."""
     fig, ax = plt.subplots(figsize=(8, 4))
     margins(fig, left=0.7, top=0.2)
     x = np.arange(len(summary))
     width = 0.38
     number = lambda v: v if v is not None and not math.isnan(v) else 0.0  # noqa: E731
-    ours = [number(r["test_accuracy"]) for r in summary]
+    mean = [number(r["seed_mean"]) for r in summary]
+    sd = [number(r["seed_sd"]) for r in summary]
     ref = [number(r["report_accuracy"]) for r in summary]
-    ax.bar(x - width / 2, ours, width, label="this pipeline")
+    seeds = max([r["seeds"] or 0 for r in summary], default=0)
+    ax.bar(x - width / 2, mean, width, yerr=sd, capsize=4,
+           label=f"this pipeline: mean ± sd over {seeds} seeds")  # fmt: skip
+    for xi, r in zip(x, summary):
+        if r["seeds"]:
+            ax.vlines(xi - width / 2 + width / 4, r["seed_min"], r["seed_max"], color="black", lw=1)
+        if r["test_accuracy"] is not None:
+            ax.plot(xi - width / 2, r["test_accuracy"], "o", color="black", ms=4)
+    ax.plot([], [], "o", color="black", ms=4, label="the configured seed; line: range over seeds")
     ax.bar(x + width / 2, ref, width, label="report")
-    for xi, v, r in zip(x, ours, summary):
-        label = f"{v:.2f}" if r["status"] == "ok" else "diverged"
-        ax.text(xi - width / 2, v + 0.5, label, ha="center", fontsize=8)
+    for xi, v, r in zip(x, mean, summary):
+        label = f"{v:.2f}" if r["seeds"] else "diverged"
+        ax.text(xi - width / 2, v + number(r["seed_sd"]) + 0.6, label, ha="center", fontsize=8)
     ax.set_xticks(x, [run_title(r["lam"], r["eta"]) for r in summary])
     ax.set_ylabel("test accuracy (%)")
-    ax.set_ylim(0, max([*ours, *ref, 10]) * 1.15)
-    ax.legend(loc="lower right")
+    ax.set_ylim(0, max([*mean, *ref, 10]) * 1.2)
+    ax.legend(loc="lower right", fontsize=8)
     ax.grid(axis="y", alpha=0.3)
     save(fig, path)
 
 
-def standard_error(accuracy_percent: float, images: int) -> float:
-    """One standard error (percentage points) of an accuracy measured on ``images`` images:
-    the spread of the count of correct answers, sqrt(p (1 - p) / n)."""
-    p = accuracy_percent / 100
-    return 100 * math.sqrt(p * (1 - p) / images)
-
-
 def grid_heatmap(grid: list[dict], path, val_images: int) -> None:
-    """Validation accuracy (%) of the grid's points (rows of grid.csv): lam down, eta across,
-    one panel per n_batch; the chosen point framed, a diverged point marked as such.
-
-    The colour scale spans at least two standard errors of the best accuracy on the
-    ``val_images`` validation images (about 3 points for 1,000 images at 42 %), so that
-    differences within the validation set's noise look alike; cells within one standard error
-    of the best are starred, and the title says how large that error is."""
+    """The grid's points (rows of grid.csv): lam down, eta across, one panel per n_batch; each
+    cell coloured by the point's probability of being the best (a bootstrap of the validation
+    images and the seeds), with its mean validation accuracy (%) over seeds; the chosen point
+    framed, a diverged point marked as such."""
     batches = sorted({r["n_batch"] for r in grid})
     lams, etas = sorted({r["lam"] for r in grid}), sorted({r["eta"] for r in grid})
     ok = [r for r in grid if r["status"] == "ok"]
     best = max(ok, key=lambda r: r["val_accuracy"]) if ok else None
-    hi = best["val_accuracy"] if best else 1.0
-    se = standard_error(hi, val_images) if best else 0.0
-    lo = min([r["val_accuracy"] for r in ok] + [hi - 2 * se]) if ok else 0.0
+    seeds = max([r["seeds"] for r in ok], default=0)
     width = max(5.5, 1.6 + 1.1 * len(etas) * len(batches))
-    fig, axes = plt.subplots(1, len(batches), figsize=(width, 2.2 + 0.5 * len(lams)),
+    fig, axes = plt.subplots(1, len(batches), figsize=(width, 2.4 + 0.55 * len(lams)),
                              squeeze=False, constrained_layout=True)  # fmt: skip
     image = None
     for ax, n_batch in zip(axes[0], batches):
@@ -171,13 +188,13 @@ def grid_heatmap(grid: list[dict], path, val_images: int) -> None:
         for r in (r for r in grid if r["n_batch"] == n_batch):
             i, j = lams.index(r["lam"]), etas.index(r["eta"])
             if r["status"] == "ok":
-                cells[i, j] = r["val_accuracy"]
-                near = best is not None and hi - r["val_accuracy"] <= se
-                text = f"{r['val_accuracy']:.1f}" + ("*" if near else "")
+                cells[i, j] = r["p_best"] if r["p_best"] is not None else np.nan
+                text = f"{r['val_accuracy']:.2f} %\nP {r['p_best'] or 0:.2f}"
             else:
                 text = "diverged"
-            ax.text(j, i, text, ha="center", va="center", fontsize=8)
-        image = ax.imshow(cells, cmap="viridis", vmin=lo, vmax=max(hi, lo + 1e-9), aspect="auto")
+            ax.text(j, i, text, ha="center", va="center", fontsize=8, color="white"
+                    if (r["p_best"] or 0) < 0.5 else "black")  # fmt: skip
+        image = ax.imshow(cells, cmap="viridis", vmin=0, vmax=1, aspect="auto")
         if best is not None and best["n_batch"] == n_batch:
             i, j = lams.index(best["lam"]), etas.index(best["eta"])
             ax.add_patch(plt.Rectangle((j - 0.5, i - 0.5), 1, 1, fill=False, lw=2.5, ec="red"))
@@ -186,10 +203,11 @@ def grid_heatmap(grid: list[dict], path, val_images: int) -> None:
         ax.set_xlabel("η")
         ax.set_ylabel("λ")
         ax.set_title(f"n_batch = {n_batch}")
-    fig.suptitle(f"validation accuracy (%) on {val_images:,} images\none standard error: "
-                 f"±{se:.1f} points; * within one of the best (framed: the choice)",
+    fig.suptitle(f"validation accuracy, mean over {seeds} seed{'s' if seeds != 1 else ''}, on "
+                 f"{val_images:,} images; P: probability of being the best\n(bootstrap of the "
+                 "validation images and the seeds; framed: the choice, the highest mean)",
                  fontsize=9)  # fmt: skip
-    fig.colorbar(image, ax=axes[0].tolist(), label="validation accuracy (%)")
+    fig.colorbar(image, ax=axes[0].tolist(), label="probability of being the best")
     save(fig, path)
 
 

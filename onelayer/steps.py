@@ -79,17 +79,23 @@ def summary(metrics: list[Path], reference: list, csv: Path, md: Path) -> None:
     write_summary(list(metrics), reference, csv, md)
 
 
-def overview_figures(metrics: list[Path], summary: Path, data: Path, curves: Path,
+def overview_figures(metrics: list[Path], reference: list, data: Path, curves: Path,
                      weights: Path, accuracy: Path) -> None:  # fmt: skip
-    """Figures across the runs: every curve, every W, the accuracies beside the report's."""
+    """Figures across the runs: every curve (the range over seeds shaded), every W, the
+    accuracies over seeds beside the report's (``metrics``: the run folders and their seed
+    replicates; the summary's rows, made from them as the summary step makes them, so that
+    the two steps run side by side)."""
     from onelayer import plots
-    from onelayer.runs import label_names, load_run
-    from onelayer.summary import read_summary
+    from onelayer.replicates import group
+    from onelayer.runs import label_names, load_run, read_history
+    from onelayer.summary import summary_rows
 
-    runs = [load_run(Path(p).parent) for p in metrics]
-    plots.overview_curves(runs, curves)
+    groups = list(group(metrics).values())
+    runs = [load_run(g.folder) for g in groups]
+    histories = [[read_history(Path(f) / "history.csv") for f, _ in g.runs.values()] for g in groups]
+    plots.overview_curves(runs, curves, histories)
     plots.overview_weights(runs, label_names(data), weights)
-    plots.accuracy_bars(read_summary(summary), accuracy)
+    plots.accuracy_bars(summary_rows(list(metrics), reference), accuracy)
 
 
 def report_md(metrics: list[Path], summary: Path, gradcheck: Path, config: dict, out: Path,
@@ -103,11 +109,12 @@ def report_md(metrics: list[Path], summary: Path, gradcheck: Path, config: dict,
     write_report(runs, summary, gradcheck, config, out, experiments)
 
 
-def improve_grid_table(metrics: list[Path], csv: Path) -> None:
-    """One row per grid point."""
+def improve_grid_table(metrics: list[Path], data: Path, csv: Path) -> None:
+    """One row per grid point over its seeds, with its probability of being the best on the
+    validation images of ``data``."""
     from onelayer.improve import grid_table
 
-    grid_table(list(metrics), csv)
+    grid_table(list(metrics), data, csv)
 
 
 def improve_choose(grid: Path, out: Path) -> None:
@@ -117,21 +124,24 @@ def improve_choose(grid: Path, out: Path) -> None:
     choose(grid, out)
 
 
-def improve_best(choice: Path, metrics: Path, out: Path, report_best: float | None = None,
+def improve_best(choice: Path, metrics: list[Path], out: Path, report_best: float | None = None,
                  published_best: float | None = None) -> None:  # fmt: skip
-    """results/improve/best.json: the chosen setting and its retrain's test accuracy."""
+    """results/improve/best.json: the chosen setting and its retrain's test accuracy over seeds
+    (``metrics``: the retrain's folder and its seed replicates)."""
     from onelayer.improve import best_summary
 
-    best_summary(choice, metrics, out, {"report_test_accuracy": report_best,
-                                        "published_best_test_accuracy": published_best})  # fmt: skip
+    best_summary(choice, list(metrics), out, {"report_test_accuracy": report_best,
+                                              "published_best_test_accuracy": published_best})  # fmt: skip
 
 
-def improve_ablation_table(steps: list[str], data: list[str], metrics: list[Path],
-                           csv: Path) -> None:  # fmt: skip
-    """One row per ablation step."""
+def improve_ablation_table(steps: list[str], data: list[str], metrics: list[Path], csv: Path,
+                           one_batch_data: Path, all_data: Path) -> None:  # fmt: skip
+    """One row per ablation step over its seeds, its gain over the base row paired on the test
+    images (``data``: each step's kind of data, one_batch or all, read from the two files)."""
     from onelayer.improve import ablation_table
 
-    ablation_table(list(steps), list(data), list(metrics), csv)
+    ablation_table(list(steps), list(data), list(metrics),
+                   {"one_batch": one_batch_data, "all": all_data}, csv)  # fmt: skip
 
 
 def improve_figures(grid: Path, choice: Path, grid_runs: Path, data: Path, retrained: Path,
@@ -160,12 +170,11 @@ def losses_choose_bce_eta(metrics: list[Path], out: Path) -> None:
     choose_eta(list(metrics), out)
 
 
-def losses_compare(runs: list[Path], one_batch_data: Path, improved_data: Path, csv: Path,
+def losses_compare(metrics: list[Path], one_batch_data: Path, improved_data: Path, csv: Path,
                    md: Path, histograms: Path, curves: Path) -> None:  # fmt: skip
-    """The loss comparison's table, finding and figures from its four run folders
-    (results/losses/{setting}/{loss}/)."""
+    """The loss comparison's table, finding and figures from its runs and their seed
+    replicates (results/losses/{setting}/{loss}[_seed{seed}]/metrics.json)."""
     from onelayer.losses import write_comparison
 
-    folders = {tuple(Path(r).parts[-2:]): Path(r) for r in runs}
-    write_comparison(folders, {"one_batch": one_batch_data, "improved": improved_data}, csv, md,
-                     histograms, curves)  # fmt: skip
+    write_comparison(list(metrics), {"one_batch": one_batch_data, "improved": improved_data}, csv,
+                     md, histograms, curves)  # fmt: skip

@@ -64,6 +64,8 @@ def tiny_config(url: str, md5: str, **overrides) -> dict:
         "train": {"n_batch": 20, "n_epochs": 3, "seed": 42},
         "runs": [{"lam": 0, "eta": 0.01}, {"lam": 0.1, "eta": 0.01}],
         "reference": [{"lam": 0, "eta": 0.01, "test_accuracy": 30.0}],
+        # two seeds of each report run (the configured 42 and 43); one of everything else
+        "replicates": {"report": 2, "grid": 1, "retrain": 1, "ablation": 1, "losses": 1},
         "gradcheck": {
             "cases": [
                 {"name": "small", "d": 10, "n": 3, "lam": 0},

@@ -2,9 +2,9 @@
 Python that Snakemake 9 and the SLURM plugin run on, and PyTorch's CPU build."""
 
 import re
+import tomllib
 from pathlib import Path
 
-import tomllib
 import yaml
 
 REPO = Path(__file__).resolve().parents[1]

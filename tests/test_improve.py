@@ -30,8 +30,9 @@ STEPS = ["base", "all_data", "flip", "decay", "translate", "average", "flip_aver
          "lower_lam", "all"]  # fmt: skip
 
 
-def grid_config(url, md5, grid=GRID):
+def grid_config(url, md5, grid=GRID, seeds=2):
     cfg = tiny_config(url, md5)
+    cfg["replicates"] = {"grid": seeds, "retrain": seeds, "ablation": seeds, "losses": seeds}
     cfg["experiments"] = {"val_size": 100, "grid": grid, "ablation": ABLATION,
                           "train": {"n_epochs": 2, "flip": 0.5, "eval_train_subset": 200,
                                     "average_last": 1, "eval_train_every": 1}}  # fmt: skip
@@ -48,33 +49,49 @@ def test_every_point_trains_in_its_folder_and_the_table_lists_them(tmp_path, tin
         rows = list(csv.DictReader(f))
     data = Dataset.load(wd / "data/processed/cifar10_all.npz")
     assert [r["point"] for r in rows] == POINTS
+    grid = wd / "results/improve/grid"
     for r in rows:
-        m = json.loads((wd / "results/improve/grid" / r["point"] / "metrics.json").read_text())
+        m = json.loads((grid / r["point"] / "metrics.json").read_text())
+        m43 = json.loads((grid / f"{r['point']}_seed43" / "metrics.json").read_text())
         assert (m["lam"], m["eta"], m["n_batch"]) == (float(r["lam"]), float(r["eta"]), 20)
         assert m["flip"] == 0.5 and m["n_epochs"] == 2 and m["status"] == "ok"
-        # the validation accuracy of the model written (flip-averaged, as config.yaml's recipe)
-        assert m["flip_average"] is True and float(r["val_accuracy"]) == m["val_accuracy"]
-        with np.load(wd / "results/improve/grid" / r["point"] / "model.npz") as f:
+        assert (m["seed"], m43["seed"]) == (42, 43) and {**m43, "seed": 42, "train_seconds": 0,
+            "final_train_loss": 0} != {**m, "train_seconds": 0, "final_train_loss": 0}  # fmt: skip
+        # the validation accuracy of the model written (flip-averaged, as config.yaml's recipe),
+        # the mean over the two seeds
+        assert m["flip_average"] is True and float(r["val_own"]) == m["val_accuracy"]
+        assert float(r["val_accuracy"]) == pytest.approx((m["val_accuracy"] + m43["val_accuracy"]) / 2)
+        assert int(r["seeds"]) == 2
+        with np.load(grid / r["point"] / "model.npz") as f:
             scores = model.scores(f["W"], f["b"], data.features("val", f["W"].dtype))
         assert m["val_accuracy"] == round(100 * model.accuracy(scores, data.labels("val")), 4)
+    assert sum(float(r["p_best"]) for r in rows) == pytest.approx(1.0)
     # the grid trained on all five batches but the 100 held out: 900 images
-    assert {json.loads((wd / "results/improve/grid" / p / "metrics.json").read_text())[
-        "train_images"] for p in POINTS} == {900}  # fmt: skip
-    # chosen on validation only (the first best in the table), retrained with the 100 added
+    assert {json.loads((grid / p / "metrics.json").read_text())["train_images"]
+            for p in POINTS} == {900}  # fmt: skip
+    # chosen on the validation mean over seeds only (the first best in the table), retrained
+    # with the 100 added, over two seeds
     best = json.loads((wd / "results" / "improve" / "best.json").read_text())
     top = max(float(r["val_accuracy"]) for r in rows)
     first_top = next(r for r in rows if float(r["val_accuracy"]) == top)
     assert best["point"] == first_top["point"] and best["val_accuracy"] == top
+    assert best["p_best"] == float(first_top["p_best"]) and best["val_seeds"] == 2
     assert (best["lam"], best["eta"], best["n_batch"]) == (
         float(first_top["lam"]),
         float(first_top["eta"]),
         20,
     )
     chosen = json.loads((wd / "results/improve/chosen.json").read_text())
-    assert chosen == {k: best[k] for k in ("point", "lam", "eta", "n_batch", "val_accuracy")}
+    assert chosen == {**{k: best[k] for k in ("point", "lam", "eta", "n_batch", "val_accuracy",
+                                              "p_best")}, "seeds": 2}  # fmt: skip
     retrain = json.loads((wd / "results/improve/best/metrics.json").read_text())
+    retrain43 = json.loads((wd / "results/improve/best_seed43/metrics.json").read_text())
     assert retrain["train_on_val"] and retrain["train_images"] == best["train_images"] == 1000
+    assert (retrain43["lam"], retrain43["eta"], retrain43["seed"]) == (best["lam"], best["eta"], 43)
     assert best["test_accuracy"] == retrain["test_accuracy"] and best["flip"] == 0.5
+    assert best["seeds"] == 2
+    assert best["test_mean"] == pytest.approx((retrain["test_accuracy"] + retrain43["test_accuracy"]) / 2)
+    assert best["test_low"] < best["test_accuracy"] < best["test_high"]
     assert not (wd / "results" / "summary.csv").exists()  # the report's runs are another target
     report_best = max(r["test_accuracy"] for r in tiny_config(url, md5)["reference"])
     assert best["report_test_accuracy"] == report_best
@@ -106,11 +123,20 @@ def test_every_point_trains_in_its_folder_and_the_table_lists_them(tmp_path, tin
         W_base = f["W"]
     assert W.shape == W_base.shape and not np.allclose(W, W_base)
     assert runs["all"]["train_images"] == 900 and runs["all"]["schedule"]["kind"] == "cosine"
+    # each row over its two seeds; its gain over base paired on the same seeds and test images
+    seed43 = {s: json.loads((wd / f"results/improve/ablation/{s}_seed43/metrics.json").read_text())
+              for s in STEPS}  # fmt: skip
+    mean = {s: (runs[s]["test_accuracy"] + seed43[s]["test_accuracy"]) / 2 for s in STEPS}
     for r in ablation:
         m = runs[r["step"]]
-        assert float(r["test_accuracy"]) == m["test_accuracy"]
-        assert float(r["val_accuracy"]) == m["val_accuracy"]
-        assert float(r["test_gain"]) == pytest.approx(m["test_accuracy"] - base["test_accuracy"])
+        assert float(r["test_accuracy"]) == pytest.approx(mean[r["step"]]) and r["seeds"] == "2"
+        assert float(r["val_accuracy"]) == pytest.approx((m["val_accuracy"] + seed43[r["step"]][
+            "val_accuracy"]) / 2)  # fmt: skip
+        if r["step"] == "base":
+            assert r["test_gain"] == ""
+            continue
+        assert float(r["test_gain"]) == pytest.approx(mean[r["step"]] - mean["base"])
+        assert float(r["gain_low"]) <= float(r["test_gain"]) <= float(r["gain_high"])
     for png in ("grid_heatmap.png", "best/curves.png", "best/weights.png"):
         assert (wd / "results" / "improve" / png).read_bytes()[:8] == b"\x89PNG\r\n\x1a\n"
 
@@ -126,9 +152,9 @@ def test_improvements_true_puts_them_in_the_default_target_and_the_report(tmp_pa
     best = json.loads((wd / "results" / "improve" / "best.json").read_text())
     assert "## 5 Beyond the report" in report and "## 7 Configuration" in report
     assert "## 6 Two losses" in report and "BCE reaches " in report  # the losses, too
-    assert f"test accuracy {best['test_accuracy']:.2f} %** (the report's best " in report
-    assert f"the report's best {best['report_test_accuracy']:.2f} %, " in report
-    assert "the best published 42.32 %" in report
+    assert f"test accuracy {best['test_mean']:.2f} ± {best['test_sd']:.2f} % over 2 seeds" in report
+    assert f"(the report's best {best['report_test_accuracy']:.2f} %, " in report
+    assert "the best published (official archive) 42.32 %" in report
     for step in STEPS:
         assert f"| {step} | " in report
     assert "(improve/grid_heatmap.png)" in report and "(improve/best/weights.png)" in report
@@ -160,6 +186,10 @@ def test_the_experiments_long_runs_take_their_own_threads(tmp_path, tiny_archive
     assert plan["improve_grid_point"] == {3} and plan["improve_best_train"] == {3}
     assert plan["losses_run"] == {2, 3}  # one batch: train.threads; improved: experiments'
     assert plan["train"] == {2} and plan["improve_ablation_run"] == {2}
+    # each seed replicate takes its rule's threads
+    assert plan["improve_grid_point_seed"] == {3} and plan["improve_best_train_seed"] == {3}
+    assert plan["train_seed"] == {2} and plan["improve_ablation_run_seed"] == {2}
+    assert plan["losses_run_seed"] == {2, 3}
     capped = threads_by_rule("1", "experiments={threads: 3}")
     assert capped["improve_grid_point"] == {1} and capped["train"] == {1}
 
@@ -174,7 +204,7 @@ def ctrl_c_on():
 def test_a_killed_grid_reruns_only_its_missing_points(tmp_path, tiny_archive):
     url, md5, _ = tiny_archive
     wd = copy_workflow(tmp_path / "wf")
-    config = str(write_config(wd, grid_config(url, md5)))
+    config = str(write_config(wd, grid_config(url, md5, seeds=1)))
     proc = subprocess.Popen([sys.executable, "-m", "snakemake", "improve", "--cores", "1",
                              "--configfile", config], cwd=wd, stdout=subprocess.PIPE,
                             stderr=subprocess.STDOUT, text=True, preexec_fn=ctrl_c_on)  # fmt: skip

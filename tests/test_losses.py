@@ -62,20 +62,34 @@ def test_both_losses_train_in_both_settings_and_are_compared(tmp_path, tiny_arch
     assert (s["lam"], s["eta"], s["n_batch"]) == (float(top["lam"]), float(top["eta"]), 20)
     assert (b["lam"], b["eta"], b["loss"]) == (s["lam"], pytest.approx(10 * s["eta"]), "bce")
     assert s["train_images"] == b["train_images"] == 900
-    # the table: one row per run, its numbers from the runs
+    # the table: one row per run, its accuracies the means over its two seeds, BCE's rows
+    # against softmax paired on the same seeds and test images
+    seed43 = {(s, loss): metrics(wd, f"losses/{s}/{loss}_seed43") for s, loss in runs}
+    assert all(m["seed"] == 43 and m["loss"] == loss for (_, loss), m in seed43.items())
+    assert seed43["improved", "bce"]["eta"] == runs["improved", "bce"]["eta"]  # the same choice
     with open(wd / "results/losses/comparison.csv") as f:
         table = list(csv.DictReader(f))
     assert [(r["setting"], r["loss"]) for r in table] == list(runs)
+    mean = {k: (runs[k]["test_accuracy"] + seed43[k]["test_accuracy"]) / 2 for k in runs}
     for r in table:
-        m = runs[r["setting"], r["loss"]]
-        assert float(r["test_accuracy"]) == m["test_accuracy"]
-        assert float(r["val_accuracy"]) == m["val_accuracy"]
+        key = (r["setting"], r["loss"])
+        m = runs[key]
+        assert float(r["test_accuracy"]) == pytest.approx(mean[key]) and r["seeds"] == "2"
+        assert float(r["val_accuracy"]) == pytest.approx((m["val_accuracy"] + seed43[key][
+            "val_accuracy"]) / 2)  # fmt: skip
         gap = m["final_val_loss"] - m["final_train_loss"]
         assert float(r["loss_gap"]) == pytest.approx(gap, abs=1e-6)
+        if r["loss"] == "bce":
+            d = float(r["vs_softmax"])
+            assert d == pytest.approx(mean[key] - mean[r["setting"], "softmax"])
+            assert float(r["vs_low"]) <= d <= float(r["vs_high"])
+        else:
+            assert r["vs_softmax"] == ""
     finding = (wd / "results/losses/comparison.md").read_text()
-    r = runs["one_batch", "bce"]
-    assert f"BCE reaches {r['test_accuracy']:.2f} % test accuracy against " in finding
-    assert f"{runs['one_batch', 'softmax']['test_accuracy']:.2f} % for softmax" in finding
+    assert f"BCE reaches {mean['one_batch', 'bce']:.2f} % against " in finding
+    assert f"{mean['one_batch', 'softmax']:.2f} % on one batch (mean over 2 seeds" in finding
+    assert re.search(r"(no detectable difference|higher|lower) \([+-]\d+\.\d\d points, 95 % "
+                     r"interval [+-]\d+\.\d\d to [+-]\d+\.\d\d\)", finding), finding  # fmt: skip
     assert re.search(r"on one batch (BCE|softmax) overfits more", finding)
     from matplotlib.image import imread
 

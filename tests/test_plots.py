@@ -54,8 +54,10 @@ def test_overviews_and_bars(tmp_path):
     runs[2]["diverged_epoch"] = 3
     plots.overview_curves(runs, tmp_path / "c.png")
     plots.overview_weights(runs, NAMES, tmp_path / "w.png")
-    summary = [dict(lam=0.0, eta=0.1, test_accuracy=30.0, report_accuracy=28.77, status="ok"),
-               dict(lam=0.1, eta=0.001, test_accuracy=None, report_accuracy=39.4,
+    summary = [dict(lam=0.0, eta=0.1, test_accuracy=30.0, report_accuracy=28.77, status="ok",
+                    seeds=5, seed_mean=29.0, seed_sd=1.2, seed_min=27.5, seed_max=30.5),
+               dict(lam=0.1, eta=0.001, test_accuracy=None, report_accuracy=39.4, seeds=0,
+                    seed_mean=None, seed_sd=None, seed_min=None, seed_max=None,
                     status="diverged at epoch 2")]  # fmt: skip
     plots.accuracy_bars(summary, tmp_path / "a.png")
     assert_png(tmp_path / "c.png", 1000, int(100 * (2.6 * 3 + 0.6)))
@@ -83,33 +85,38 @@ def test_curves_join_the_epochs_that_were_evaluated(tmp_path):
     matplotlib.pyplot.close(fig)
 
 
-def test_the_heatmap_scale_spans_the_validation_noise(tmp_path, monkeypatch):
-    """Nine points within 0.8 of each other but one: the colour scale spans at least two
-    standard errors of the best accuracy (on 1,000 images, about 3 points), not the data's
-    spread alone, and the cells within one error of the best are starred."""
-    limits, texts = {}, []
-    real_imshow, real_text = plots.plt.Axes.imshow, plots.plt.Axes.text
+def test_the_heatmap_colours_each_point_by_its_probability_of_being_best(tmp_path, monkeypatch):
+    """The colour is the probability of being the best, on a fixed 0 to 1 scale (so that a
+    grid of look-alikes looks alike, whatever their spread of accuracies); each cell says its
+    mean validation accuracy and that probability; the choice (the highest mean) is framed."""
+    limits, texts, frames = {}, [], []
+    real_imshow, real_text, real_patch = (plots.plt.Axes.imshow, plots.plt.Axes.text,
+                                          plots.plt.Axes.add_patch)  # fmt: skip
 
     def spy_imshow(self, cells, **kw):
-        limits.update(vmin=kw["vmin"], vmax=kw["vmax"])
+        limits.update(vmin=kw["vmin"], vmax=kw["vmax"], cells=np.array(cells))
         return real_imshow(self, cells, **kw)
 
     def spy_text(self, x, y, s, **kw):
         texts.append(s)
         return real_text(self, x, y, s, **kw)
 
+    def spy_patch(self, patch):
+        frames.append(patch.get_xy())
+        return real_patch(self, patch)
+
     monkeypatch.setattr(plots.plt.Axes, "imshow", spy_imshow)
     monkeypatch.setattr(plots.plt.Axes, "text", spy_text)
-    grid = [dict(lam=lam, eta=eta, n_batch=200, status="ok", val_accuracy=41.5 + 0.1 * i)
+    monkeypatch.setattr(plots.plt.Axes, "add_patch", spy_patch)
+    p_best = [0.0, 0.05, 0.1, 0.05, 0.1, 0.3, 0.0, 0.15, 0.25]
+    grid = [dict(lam=lam, eta=eta, n_batch=200, status="ok", seeds=2, val_accuracy=41.5 + 0.1 * i,
+                 p_best=p_best[i])
             for i, (lam, eta) in enumerate((l, e) for l in (1e-3, 3e-3, 1e-2)
                                            for e in (0.0025, 0.005, 0.01))]  # fmt: skip
-    grid[0]["val_accuracy"] = 38.0  # one clearly worse point, beyond one error of the best
+    grid[3]["status"] = "diverged"
     plots.grid_heatmap(grid, tmp_path / "h.png", val_images=1000)
-    se = plots.standard_error(42.3, 1000)
-    assert 1.5 < se < 1.6
-    assert limits["vmax"] == pytest.approx(42.3) and limits["vmin"] == pytest.approx(38.0)
-    plots.grid_heatmap(grid[1:], tmp_path / "h2.png", val_images=1000)  # spread 0.7 only
-    assert limits["vmin"] == pytest.approx(42.3 - 2 * se)
-    starred = {t for t in texts if t.endswith("*")}
-    assert "38.0" in texts and "38.0*" not in starred and "42.3*" in starred and "41.6*" in starred
+    assert (limits["vmin"], limits["vmax"]) == (0, 1)
+    assert limits["cells"][1, 2] == 0.3 and np.isnan(limits["cells"][1, 0])
+    assert "42.30 %\nP 0.25" in texts and "diverged" in texts
+    assert frames == [(2 - 0.5, 2 - 0.5)]  # lam 0.01, eta 0.01: the highest mean
     assert imread(tmp_path / "h.png")[..., :3].std() > 0.01

@@ -94,12 +94,16 @@ def test_the_pipeline_and_a_grid_through_slurm_equal_a_local_run(tmp_path, tiny_
     ran = set(logs)
     assert {"extract_cifar10", "preprocess", "preprocess_all", "gradcheck", "train",
             "plot_run", "improve_grid_point", "improve_ablation_run", "improve_best_train",
-            "improve_figures", "overview_figures"} <= ran, ran  # fmt: skip
+            "improve_figures", "overview_figures", "train_seed", "improve_grid_point_seed",
+            "improve_ablation_run_seed", "improve_best_train_seed"} <= ran, ran  # fmt: skip
     assert not ran & LOCAL_RULES
-    # the grid's four points and the ablation's rows went as job arrays: one submission each
-    # the plugin names a job after its rule in the comment (an array: after its first task)
+    # the grid's four points went as a job array, one submission, and their seed replicates
+    # (seed 43) as another: the plugin names a job after its rule in the comment (an array:
+    # after its first task)
     grid_tasks = [j for j in jobs if j["comment"].startswith("rule_improve_grid_point")]
-    assert len(grid_tasks) == 4 and len({j["submission"] for j in grid_tasks}) == 1, grid_tasks
+    seeds = [j for j in grid_tasks if j["comment"].startswith("rule_improve_grid_point_seed")]
+    assert len(grid_tasks) == 8 and len(seeds) == 4, grid_tasks
+    assert len({j["submission"] for j in grid_tasks}) == 2, grid_tasks
     submissions = len({j["submission"] for j in jobs})
     stamp = lambda t: datetime.fromisoformat(t).timestamp()  # noqa: E731
     in_jobs = sum(stamp(j["end"]) - stamp(j["start"]) for j in jobs)

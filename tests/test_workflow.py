@@ -83,6 +83,7 @@ def test_a_pair_not_in_config_trains_by_its_target(finished_workflow):
         ("results/lamabc_eta0.1/metrics.json", "not a number"),
         ("results/lam0_eta0/metrics.json", "eta must be > 0"),
         ("results/lam0.50_eta0.1/metrics.json", "write the number as '0.5'"),
+        ("results/lam0_eta0.1_seed043/metrics.json", "write the seed as a whole number"),
     ],
 )
 def test_bad_run_targets_are_refused_clearly(finished_workflow, target, message):

@@ -26,8 +26,9 @@ install.give_jobs(Path(".snakemake/onelayer"))
 from onelayer.cifar10 import FOLDER, MEMBERS, TRAIN_BATCHES
 from onelayer.config import ConfigError, Plan, coerce, load_schema, normalise, renamed
 from onelayer.errors import RunNameError
-from onelayer.improve import ablation_options, ablation_steps, grid_points
-from onelayer.naming import parse_run, run_name
+from onelayer.improve import ablation_options, ablation_steps, grid_points, parse_point_name
+from onelayer.naming import parse_run, parse_seed, run_name
+from onelayer.replicates import folders as replicate_dirs
 
 # --config and YAML 1.1 give strings where numbers are meant: take them per the schema's types,
 # then validate (which fills in defaults). Each job's settings are built when the DAG is (its
@@ -60,6 +61,7 @@ wildcard_constraints:
     lam=r"[^/_]+",
     eta=r"[^/_]+",
     nbatch=r"\d+",
+    seed=r"\d+",
 
 
 # Memory and time of each job, for cluster schedulers. mem_mb is 1.5 x the largest max_rss
@@ -84,7 +86,8 @@ OTHER_MEMBERS = [m for m in MEMBERS if m not in REPORT_MEMBERS]
 DATA = "data/processed/cifar10.npz"
 DATA_ALL = "data/processed/cifar10_all.npz"
 DATA_OF = {"one_batch": DATA, "all": DATA_ALL}
-GRID = "results/improve/grid/lam~{lam}_eta~{eta}_nbatch~{nbatch}"
+GRID_DIR = "results/improve/grid"
+GRID = f"{GRID_DIR}/lam~{{lam}}_eta~{{eta}}_nbatch~{{nbatch}}"
 CHOSEN = "results/improve/chosen.json"
 BCE_ETA = "results/losses/one_batch/bce_eta.json"
 
@@ -96,12 +99,16 @@ def run_outputs(folder):
 
 
 def settings_of(make):
-    """params: the settings (as a dict) that ``make(wildcards)`` builds; a wildcard that no
-    run can have (a bad run folder) stops the workflow with its reason."""
+    """params: the settings (as a dict) that ``make(wildcards)`` builds, with the seed of a
+    seed replicate's folder (its {seed} wildcard) where there is one; a wildcard that no run
+    can have (a bad run folder) stops the workflow with its reason."""
 
     def settings(wildcards):
         try:
-            return make(wildcards).as_dict()
+            made = make(wildcards)
+            if "seed" in wildcards.keys():
+                made = made.replace(seed=parse_seed(wildcards.seed))
+            return made.as_dict()
         except (RunNameError, ConfigError) as err:
             raise WorkflowError(str(err)) from None
 
@@ -169,6 +176,37 @@ def report_best():
 def run_dirs():
     """The run folder of every (lam, eta) pair in config, in config order."""
     return [f"results/{run_name(r['lam'], r['eta'])}" for r in config["runs"]]
+
+
+def replicated(folder, seed, part):
+    """``folder`` (a run of ``seed``) and its seed replicates, as many seeds in all as config
+    replicates sets for ``part``."""
+    return replicate_dirs(folder, seed, config["replicates"][part])
+
+
+# The run folders each table reads, with their seed replicates: input functions, so that the
+# runs' settings (which give their seeds) are built only for the tables asked for.
+def replicates_of(kind, name):
+    """An input function: the file ``name`` of every run folder of ``kind`` ("report", "grid",
+    "retrain", "ablation" or "losses") and of its seed replicates, run after run."""
+
+    def files(wildcards):
+        if kind == "report":
+            runs = [(f"results/{run_name(r['lam'], r['eta'])}",
+                     PLAN.report_run(r["lam"], r["eta"])) for r in config["runs"]]  # fmt: skip
+        elif kind == "grid":
+            runs = [(f"{GRID_DIR}/{p}", PLAN.grid_point(*parse_point_name(p)))
+                    for p in grid_points(config["experiments"]["grid"])]  # fmt: skip
+        elif kind == "retrain":
+            runs = [("results/improve/best", PLAN.retrain())]
+        elif kind == "ablation":
+            runs = [(f"results/improve/ablation/{step}", PLAN.ablation(step)[1])
+                    for step in ABLATION_STEPS]  # fmt: skip
+        else:
+            runs = [(r, PLAN.loss_run(*r.split("/")[-2:])) for r in LOSS_RUNS]
+        return [f"{d}/{name}" for folder, s in runs for d in replicated(folder, s.seed, kind)]
+
+    return files
 
 
 def all_targets():

@@ -21,12 +21,21 @@ use rule train as improve_grid_point with:
         settings=settings_of(lambda wc: PLAN.grid_point(wc.lam, wc.eta, wc.nbatch)),
 
 
+# A grid point with another seed (results/improve/grid/lam~..._nbatch~200_seed43/).
+use rule improve_grid_point as improve_grid_point_seed with:
+    output:
+        **run_outputs(f"{GRID}_seed{{seed}}"),
+    log:
+        f"logs/improve/grid/{GRID.split('/')[-1]}_seed{{seed}}.log",
+    benchmark:
+        f"logs/benchmarks/improve/grid/{GRID.split('/')[-1]}_seed{{seed}}.tsv"
+
+
 rule improve_grid_table:
     input:
-        metrics=expand(
-            f"results/improve/grid/{{point}}/metrics.json",
-            point=grid_points(config["experiments"]["grid"]),
-        ),
+        metrics=replicates_of("grid", "metrics.json"),
+        models=replicates_of("grid", "model.npz"),
+        data=DATA_ALL,
     output:
         csv=report(
             "results/improve/grid.csv",
@@ -75,10 +84,19 @@ use rule train as improve_best_train with:
         settings=settings_of(lambda wc: PLAN.retrain()),
 
 
+use rule improve_best_train as improve_best_train_seed with:
+    output:
+        **run_outputs("results/improve/best_seed{seed}"),
+    log:
+        "logs/improve/best_train_seed{seed}.log",
+    benchmark:
+        "logs/benchmarks/improve/best_train_seed{seed}.tsv"
+
+
 rule improve_best:
     input:
         choice=CHOSEN,
-        metrics=rules.improve_best_train.output.metrics,
+        metrics=replicates_of("retrain", "metrics.json"),
     output:
         json=report(
             "results/improve/best.json",
@@ -116,9 +134,21 @@ use rule train as improve_ablation_run with:
         settings=settings_of(lambda wc: PLAN.ablation(wc.step)[1]),
 
 
+use rule improve_ablation_run as improve_ablation_run_seed with:
+    output:
+        **run_outputs("results/improve/ablation/{step}_seed{seed}"),
+    log:
+        "logs/improve/ablation/{step}_seed{seed}.log",
+    benchmark:
+        "logs/benchmarks/improve/ablation/{step}_seed{seed}.tsv"
+
+
 rule improve_ablation_table:
     input:
-        metrics=expand("results/improve/ablation/{step}/metrics.json", step=ABLATION_STEPS),
+        metrics=replicates_of("ablation", "metrics.json"),
+        models=replicates_of("ablation", "model.npz"),
+        one_batch_data=DATA,
+        all_data=DATA_ALL,
     output:
         csv=report(
             "results/improve/ablation.csv",
@@ -142,7 +172,7 @@ rule improve_figures:
         grid=rules.improve_grid_table.output.csv,
         choice=CHOSEN,
         histories=expand(
-            f"results/improve/grid/{{point}}/history.csv",
+            f"{GRID_DIR}/{{point}}/history.csv",
             point=grid_points(config["experiments"]["grid"]),
         ),
         retrained=rules.improve_best_train.output.model,

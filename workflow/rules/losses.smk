@@ -58,9 +58,19 @@ use rule train as losses_run with:
         ),
 
 
+use rule losses_run as losses_run_seed with:
+    output:
+        **run_outputs("results/losses/{setting}/{loss}_seed{seed}"),
+    log:
+        "logs/losses/{setting}/{loss}_seed{seed}.log",
+    benchmark:
+        "logs/benchmarks/losses/{setting}/{loss}_seed{seed}.tsv"
+
+
 rule losses_compare:
     input:
-        metrics=[f"{r}/metrics.json" for r in LOSS_RUNS],
+        metrics=replicates_of("losses", "metrics.json"),
+        models=replicates_of("losses", "model.npz"),
         one_batch_data=DATA,
         improved_data=DATA_ALL,
     output:
@@ -91,8 +101,6 @@ rule losses_compare:
         ENV
     resources:
         **RESOURCES["figures"],
-    params:
-        runs=LOSS_RUNS,
     script:
         "../scripts/losses_compare.py"
 

@@ -34,7 +34,7 @@ rule plot_run:
 
 rule summary:
     input:
-        metrics=[f"{d}/metrics.json" for d in run_dirs()],
+        metrics=replicates_of("report", "metrics.json"),
     output:
         csv=report(
             "results/summary.csv",
@@ -55,8 +55,7 @@ rule summary:
 
 rule overview_figures:
     input:
-        metrics=[f"{d}/metrics.json" for d in run_dirs()],
-        summary=rules.summary.output.csv,
+        metrics=replicates_of("report", "metrics.json"),
         data=DATA,
     output:
         curves=report(
@@ -85,6 +84,8 @@ rule overview_figures:
         ENV
     resources:
         **RESOURCES["figures"],
+    params:
+        reference=config["reference"],
     script:
         "../scripts/overview_figures.py"
 

@@ -24,3 +24,14 @@ rule train:
         settings=settings_of(report_run),
     script:
         "../scripts/train.py"
+
+
+# A seed replicate of a run: its settings with the seed of the folder's name. Every training
+# rule has one, derived alike (<rule>_seed), whose folder is the run's with _seed{seed}.
+use rule train as train_seed with:
+    output:
+        **run_outputs("results/lam{lam}_eta{eta}_seed{seed}"),
+    log:
+        "logs/train/lam{lam}_eta{eta}_seed{seed}.log",
+    benchmark:
+        "logs/benchmarks/train/lam{lam}_eta{eta}_seed{seed}.tsv"

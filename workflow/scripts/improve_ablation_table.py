@@ -1,4 +1,4 @@
-"""Rule improve_ablation_table: one row per ablation step."""
+"""Rule improve_ablation_table: one row per ablation step over its seeds."""
 
 from onelayer import steps
 from onelayer.logs import run_logged
@@ -10,5 +10,7 @@ run_logged(
         snakemake.params.data,
         snakemake.input.metrics,
         snakemake.output.csv,
+        snakemake.input.one_batch_data,
+        snakemake.input.all_data,
     ),
 )

@@ -6,7 +6,7 @@ from onelayer.logs import run_logged
 run_logged(
     snakemake.log[0],
     lambda: steps.losses_compare(
-        snakemake.params.runs,
+        snakemake.input.metrics,
         snakemake.input.one_batch_data,
         snakemake.input.improved_data,
         snakemake.output.csv,

@@ -7,7 +7,7 @@ run_logged(
     snakemake.log[0],
     lambda: steps.overview_figures(
         snakemake.input.metrics,
-        snakemake.input.summary,
+        snakemake.params.reference,
         snakemake.input.data,
         snakemake.output.curves,
         snakemake.output.weights,
