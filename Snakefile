@@ -46,7 +46,7 @@ include: "workflow/rules/improve.smk"
 include: "workflow/rules/losses.smk"
 
 
-# Jobs of a second or less, and the download (a cluster node may have no internet), run where
+# Jobs of a few seconds at most, and the download (a cluster node may have no internet), run where
 # Snakemake runs, not as cluster jobs.
 localrules:
     download_cifar10,
