@@ -203,10 +203,9 @@ def grid_heatmap(grid: list[dict], path, val_images: int) -> None:
         ax.set_xlabel("η")
         ax.set_ylabel("λ")
         ax.set_title(f"n_batch = {n_batch}")
-    fig.suptitle(f"validation accuracy, mean over {seeds} seed{'s' if seeds != 1 else ''}, on "
-                 f"{val_images:,} images; P: probability of being the best\n(bootstrap of the "
-                 "validation images and the seeds; framed: the choice, the highest mean)",
-                 fontsize=9)  # fmt: skip
+    fig.suptitle(f"validation accuracy: mean over {seeds} seed{'s' if seeds != 1 else ''}, "
+                 f"{val_images:,} images\nP: probability of being the best (a bootstrap\nof the "
+                 "images and the seeds); framed: the choice", fontsize=9)  # fmt: skip
     fig.colorbar(image, ax=axes[0].tolist(), label="probability of being the best")
     save(fig, path)
 
