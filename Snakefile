@@ -13,8 +13,10 @@
 # results/lam{lam}_eta{eta}/model.npz        W, b
 # results/lam{lam}_eta{eta}/metrics.json     the run's settings and its results
 # results/lam{lam}_eta{eta}/{curves,weights}.png
+# results/lam{lam}_eta{eta}_seed{seed}/      the run with another seed; every run folder below has
+#                                            such replicates (config replicates)
 # results/figures/*.png                      across runs
-# results/summary.{csv,md}                   ours beside the report's numbers
+# results/summary.{csv,md}                   ours over seeds beside the report's numbers
 # results/report.md                          generated report (snakemake --report for HTML)
 # results/improve/grid/lam~{lam}_eta~{eta}_nbatch~{n}/  one run folder per grid point
 # results/improve/grid.csv, grid_heatmap.png the grid's validation and test accuracy
