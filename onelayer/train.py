@@ -20,7 +20,7 @@ from dataclasses import dataclass, field
 import numpy as np
 from threadpoolctl import threadpool_limits
 
-from onelayer import backends, model
+from onelayer import backends, cpus, model
 from onelayer.augment import flip_draws
 from onelayer.dataset import TrainingData
 from onelayer.settings import TrainSettings
@@ -83,7 +83,8 @@ def train(data: TrainingData, settings: TrainSettings, threads: int = 1, K: int 
     W, on train and validation) runs on a thread of its own while epoch e + 1 trains on the others
     (``evaluates_beside``; the numpy loop always), or the native loop shares each epoch and each
     evaluation out over all the threads. Either way the same operations on the same numbers, so
-    the results do not depend on ``threads``.
+    the results do not depend on ``threads``, which is capped at the CPUs this process may run
+    on (``cpus.threads_for``: its affinity mask and CPU quota; the log says so where it is).
 
     Per epoch: eta from ``settings.schedule``; with ``flip`` each position of the epoch is read
     mirrored with that probability, with ``translate_px`` moved by whole pixels drawn from
@@ -98,6 +99,7 @@ def train(data: TrainingData, settings: TrainSettings, threads: int = 1, K: int 
     multiple binary cross-entropy, the handout's bonus 2.2): the history's losses are that loss.
     """
     s, n = settings, data.n
+    threads = cpus.threads_for(threads)  # no more than the CPUs this job may run on
     s.check_images(n)
     if (s.flip or s.translate_px) and not data.has_pixels:
         raise ValueError("augmentation (flip, translate_px) acts on the raw images: it needs pixels")

@@ -122,6 +122,15 @@ def fit(X, y, Xv, yv, pixels=None, pixel_map=None, threads=1, K=10, variant=None
     return train(data, TrainSettings(**options), threads=threads, K=K, variant=variant)
 
 
+@pytest.fixture
+def more_threads_than_cpus(monkeypatch):
+    """Training and the kernels start the threads a test asks for, even beyond this machine's
+    CPUs (onelayer.cpus caps them otherwise): the tests of "any number of threads" mean it."""
+    from onelayer import cpus
+
+    monkeypatch.setattr(cpus, "usable", lambda: 64)
+
+
 @pytest.fixture(scope="session")
 def finished_workflow(tmp_path_factory, tiny_archive):
     """One full run of the pipeline on the tiny archive, shared by the tests that read its outputs."""

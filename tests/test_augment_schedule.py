@@ -224,7 +224,7 @@ MOVED_RUN_SHA256 = ("89756e78f25d998356d6ffda70da0956816b02a398b5340362bd808dc9e
                     "7b2877bcd70ddbd634e14994e0e3ea3c19be2eed3e949d67353fe3fbaee2ed93")  # fmt: skip
 
 
-def test_a_run_with_flips_and_moves_keeps_its_pinned_bits(tmp_path):
+def test_a_run_with_flips_and_moves_keeps_its_pinned_bits(tmp_path, more_threads_than_cpus):
     import hashlib
 
     from cifar_format import make_archive

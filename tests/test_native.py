@@ -435,7 +435,8 @@ THREAD_CASES = [(3072, 450, 200, 10), (2048, 23, 5, 10), (2100, 61, 17, 12), (40
 @pytest.mark.parametrize("dtype", DTYPES)
 @pytest.mark.parametrize("pixels", [False, True], ids=["features", "pixels"])
 def test_epochs_and_evaluations_give_the_same_bits_on_any_number_of_threads(dtype, pixels,
-                                                                              variant):  # fmt: skip
+                                                                              variant,
+                                                                              more_threads_than_cpus):  # fmt: skip
     """Each thread scores its share of a batch's images and adds their gradient terms behind the
     thread before it, so every sum keeps its order: 1, 2, 3 and 8 threads write the same W, b,
     loss and accuracy, with moves and without, for either loss."""
@@ -464,3 +465,38 @@ def test_epochs_and_evaluations_give_the_same_bits_on_any_number_of_threads(dtyp
             native.sgd_epoch(W0, b[:, 0].copy(), images, y.astype(np.int64),
                              perm, nb, 0.05, 0.01, moves=moves, **kw)  # fmt: skip
             assert W0.tobytes() != results.pop()[0]  # two epochs are not one: the test can fail
+
+
+def test_the_threads_argument_across_the_kernel_boundary(more_threads_than_cpus):
+    """A fuzz of the threads argument with random problems: what is not a whole number of at
+    least 1 is refused by name; every count up to the C side's 64 gives the one-thread bits of
+    an epoch and an evaluation; beyond it, capped at the CPUs (here: 64), it runs on 64, and
+    uncapped the C side refuses it."""
+    rng = np.random.default_rng(28)
+    variant = native.runnable()[0]
+    for trial in range(60):
+        d, K = int(rng.choice([10, 64, 1024, 3072])), int(rng.integers(2, 17))
+        n = int(rng.integers(1, 200))
+        n_batch = int(rng.integers(1, n + 1))
+        X = rng.integers(0, 256, size=(n, d), dtype=np.uint8)
+        aff = (rng.uniform(0.5, 2, d).astype(np.float32) / 255, rng.normal(size=d).astype(np.float32))
+        y, perm = rng.integers(0, K, n), rng.permutation(n)
+        W0, b0 = (0.01 * rng.normal(size=(K, d))).astype(np.float32), np.zeros(K, np.float32)
+
+        def epoch(threads, cap=True):
+            W, b = W0.copy(), b0.copy()
+            native.sgd_epoch(W, b, X, y, perm, n_batch, 0.05, 0.01, affine=aff, variant=variant,
+                             threads=threads, cap=cap)  # fmt: skip
+            ev = native.loss_and_accuracy(W, b, X, y, affine=aff, variant=variant,
+                                          threads=threads, cap=cap)  # fmt: skip
+            return W.tobytes() + b.tobytes(), ev
+
+        one = epoch(1)
+        bad = [0, -int(rng.integers(1, 5)), True, 1.5, "2", None][trial % 6]
+        with pytest.raises(ValueError, match="threads must be an integer >= 1"):
+            epoch(bad)
+        for threads in (int(rng.integers(2, 65)), np.int32(rng.integers(2, 9))):
+            assert epoch(threads) == one, (d, K, n, n_batch, threads)
+        assert epoch(int(rng.integers(65, 1000))) == one  # capped at the 64 CPUs
+        with pytest.raises(ValueError, match="between 1 and 64"):
+            epoch(65, cap=False)

@@ -101,7 +101,7 @@ def test_threads_change_nothing_but_speed(dtype, backend):
 
 @backends
 @pytest.mark.parametrize("every", [1, 10], ids=["evaluation beside", "epochs shared out"])
-def test_threads_change_nothing_in_either_way_of_using_them(every, backend):
+def test_threads_change_nothing_in_either_way_of_using_them(every, backend, more_threads_than_cpus):
     """The report's runs (full evaluation every epoch) evaluate beside the next epoch; the
     recipe's (a sample every tenth epoch) share each epoch out: 1, 2 and 3 threads, one
     history and one model either way."""

@@ -26,7 +26,7 @@ import platform
 
 import numpy as np
 
-from onelayer import model
+from onelayer import cpus, model
 from onelayer.errors import PipelineError
 from onelayer.native.variants import VARIANTS, variants_for
 
@@ -238,7 +238,8 @@ def gradients(W, b, XT, y, lam: float, rows=None, affine=None, variant=None, los
 
 
 def sgd_epoch(W, b, XT, y, perm, n_batch: int, eta: float, lam: float, affine=None,
-              variant=None, loss="softmax", moves=None, threads: int = 1) -> None:  # fmt: skip
+              variant=None, loss="softmax", moves=None, threads: int = 1,
+              cap: bool = True) -> None:  # fmt: skip
     """One epoch of mini-batch gradient descent on the batches perm[0:n_batch], ...; updates
     W and b in place (a remainder shorter than n_batch is dropped).
 
@@ -248,7 +249,8 @@ def sgd_epoch(W, b, XT, y, perm, n_batch: int, eta: float, lam: float, affine=No
     flip_horizontal and translate make it (the kernel makes the batch's moved images itself).
 
     ``threads``: the epoch runs on that many threads (each takes a share of every batch's
-    images); the results are the same bits for any number."""
+    images), at most as many as this process has CPUs (``onelayer.cpus``; ``cap=False`` starts
+    them all, for benchmarks of the waits); the results are the same bits for any number."""
     bce = _bce(loss)
     pb = _Problem(W, b, XT, y, affine, write_params=True, variant=variant)
     perm = _indices("perm", perm, pb.n, "images of X")
@@ -258,13 +260,14 @@ def sgd_epoch(W, b, XT, y, perm, n_batch: int, eta: float, lam: float, affine=No
         moves = _moves(moves, perm.size, pb)
     pb.fn("sgd_epoch")(*pb.head(), _p(pb.y), _p(perm), 0 if moves is None else _p(moves),
                        perm.size, pb.d, pb.K, int(n_batch), float(eta), float(lam), bce,
-                       _threads(threads))  # fmt: skip
+                       _threads(threads, cap))  # fmt: skip
 
 
-def _threads(threads) -> int:
+def _threads(threads, cap: bool = True) -> int:
+    """``threads`` checked, and where ``cap``, no more than the CPUs this process may run on."""
     if isinstance(threads, bool) or not isinstance(threads, (int, np.integer)) or threads < 1:
         raise ValueError(f"threads must be an integer >= 1, got {threads!r}")
-    return int(threads)
+    return cpus.threads_for(int(threads), "the native kernels") if cap else int(threads)
 
 
 def _moves(moves, count: int, pb: _Problem) -> np.ndarray:
@@ -283,15 +286,17 @@ def _moves(moves, count: int, pb: _Problem) -> np.ndarray:
     return np.ascontiguousarray(moves, dtype=np.int8)
 
 
-def loss_and_accuracy(W, b, XT, y, affine=None, variant=None, loss="softmax", threads: int = 1):
+def loss_and_accuracy(W, b, XT, y, affine=None, variant=None, loss="softmax", threads: int = 1,
+                      cap: bool = True):  # fmt: skip
     """(mean loss, accuracy) of (W, b) on every image of X^T: cross-entropy, or with
-    ``loss="bce"`` multiple binary cross-entropy; on ``threads`` threads (the same bits)."""
+    ``loss="bce"`` multiple binary cross-entropy; on ``threads`` threads (the same bits; as
+    ``sgd_epoch``, at most this process's CPUs where ``cap``)."""
     bce = _bce(loss)
     pb = _Problem(W, b, XT, y, affine, variant=variant)
     if pb.y is None or pb.n == 0:
         raise ValueError("X must hold at least one image, with its labels y")
     out = np.zeros(2)
-    pb.fn("evaluate")(*pb.head(), _p(pb.y), pb.d, pb.K, _p(out), bce, _threads(threads))
+    pb.fn("evaluate")(*pb.head(), _p(pb.y), pb.d, pb.K, _p(out), bce, _threads(threads, cap))
     return float(out[0] / pb.n), float(out[1] / pb.n)
 
 

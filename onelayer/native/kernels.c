@@ -356,44 +356,109 @@ static void move_image(const uint8_t* src, uint8_t* dst, int64_t d, int mirror, 
  * operations on its own share: the images of a batch for the scores and the softmax, the columns
  * of W for the gradient and the step. Every number is computed by the same sequence of
  * operations whichever thread computes it, so the results are the same bits for any number of
- * threads. The threads meet at barriers (twice per batch); a thread that waits spins briefly,
- * then yields its core, so that more threads than cores is slow but never stuck. */
+ * threads. The threads meet at barriers (twice per batch) and hand the gradient's running sums
+ * on through counters; a thread that waits spins for a few microseconds (the usual wait, when
+ * every thread has a CPU), then sleeps in the kernel until the count it waits for is reached
+ * (a futex on Linux): where threads outnumber the CPUs that run them, a waiting thread gives
+ * its CPU to the one it waits for instead of spinning it away. */
 #define MAX_THREADS 64
+
+#if defined(__linux__)
+#include <limits.h>
+#include <linux/futex.h>
+#include <sys/syscall.h>
+#include <unistd.h>
+static void futex_wait(uint32_t* word, uint32_t seen) {
+    syscall(SYS_futex, word, FUTEX_WAIT_PRIVATE, seen, NULL, NULL, 0);
+}
+static void futex_wake(uint32_t* word) {
+    syscall(SYS_futex, word, FUTEX_WAKE_PRIVATE, INT_MAX, NULL, NULL, 0);
+}
+#else /* elsewhere a sleeping wait yields its core over and over */
+static void futex_wait(uint32_t* word, uint32_t seen) {
+    (void)word, (void)seen;
+    sched_yield();
+}
+static void futex_wake(uint32_t* word) { (void)word; }
+#endif
+
+/* Spins of a wait before it sleeps, adapted as the team goes (``team.spins``): each wait that
+ * ends while spinning (not at its first look) doubles the budget, up to SPINS_MAX (about 100 us: every wait of a team
+ * whose threads each have a CPU, as before sleeping existed); each wait that has to sleep halves
+ * it, down to SPINS_MIN, so that where threads outnumber the CPUs that run them a waiting
+ * thread soon gives its CPU to the one it waits for instead of spinning it away. */
+#define SPINS_MAX 4096
+#define SPINS_MIN 16
+
+static void relax(void) {
+#if defined(__x86_64__) || defined(__i386__)
+    __builtin_ia32_pause();
+#elif defined(__aarch64__)
+    __asm__ __volatile__("yield");
+#endif
+}
+
+/* A count that one thread raises and others wait for, alone on its cache line: ``count`` goes
+ * up by release stores; ``sleepers`` counts the threads asleep on it, so that raising it makes
+ * a system call only when one is. Counts are compared as differences, so they may wrap. */
+typedef struct {
+    uint32_t count;
+    uint32_t sleepers;
+    char pad[56];
+} counter;
+
+static int reached(uint32_t count, uint32_t target) { return (int32_t)(count - target) >= 0; }
+
+/* Until c->count reaches ``target``: what the raiser wrote before it is then visible.
+ * ``spins``: the team's spin budget (see SPINS_MAX), read and adapted here. */
+static void counter_wait(counter* c, uint32_t target, int* spins) {
+    const int budget = __atomic_load_n(spins, __ATOMIC_RELAXED);
+    for (int s = 0; s < budget; s++) {
+        if (reached(__atomic_load_n(&c->count, __ATOMIC_ACQUIRE), target)) {
+            /* spinning paid (the count came while this thread spun): spin longer next time */
+            if (s && budget < SPINS_MAX) __atomic_store_n(spins, 2 * budget, __ATOMIC_RELAXED);
+            return;
+        }
+        relax();
+    }
+    if (budget > SPINS_MIN) __atomic_store_n(spins, budget / 2, __ATOMIC_RELAXED);
+    /* announce the sleep, then look again: the raiser stores, then reads sleepers (both
+     * sequentially consistent), so one of the two sees the other and no wake is lost; the
+     * kernel sleeps only while the count is still the one seen */
+    __atomic_fetch_add(&c->sleepers, 1, __ATOMIC_SEQ_CST);
+    for (uint32_t seen; !reached(seen = __atomic_load_n(&c->count, __ATOMIC_SEQ_CST), target);)
+        futex_wait(&c->count, seen);
+    __atomic_fetch_sub(&c->sleepers, 1, __ATOMIC_RELAXED);
+}
+
+/* c->count = value, releasing what this thread wrote before; wakes whoever sleeps on it. */
+static void counter_raise(counter* c, uint32_t value) {
+    __atomic_store_n(&c->count, value, __ATOMIC_SEQ_CST);
+    if (__atomic_load_n(&c->sleepers, __ATOMIC_SEQ_CST)) futex_wake(&c->count);
+}
+
 typedef struct {
     int threads; /* how many run: set before they start */
-    int go;      /* 1 once every thread is made */
-    int count;   /* threads at the barrier */
-    int gen;     /* barriers passed */
+    int arrived; /* threads at the barrier */
+    int spins;   /* the spin budget of a wait (SPINS_MAX) */
+    counter go;  /* 1 once every thread is made */
+    counter gen; /* barriers passed */
 } team;
-
-static void relax(int64_t spins) {
-    if (spins < 4000) {
-#if defined(__x86_64__) || defined(__i386__)
-        __builtin_ia32_pause();
-#elif defined(__aarch64__)
-        __asm__ __volatile__("yield");
-#endif
-    } else {
-        sched_yield();
-    }
-}
 
 /* Every thread of the team waits here until all have arrived. */
 static void team_barrier(team* tm) {
     if (tm->threads < 2) return;
-    const int gen = __atomic_load_n(&tm->gen, __ATOMIC_ACQUIRE);
-    if (__atomic_add_fetch(&tm->count, 1, __ATOMIC_ACQ_REL) == tm->threads) {
-        __atomic_store_n(&tm->count, 0, __ATOMIC_RELAXED);
-        __atomic_store_n(&tm->gen, gen + 1, __ATOMIC_RELEASE);
+    const uint32_t gen = __atomic_load_n(&tm->gen.count, __ATOMIC_ACQUIRE);
+    if (__atomic_add_fetch(&tm->arrived, 1, __ATOMIC_ACQ_REL) == tm->threads) {
+        __atomic_store_n(&tm->arrived, 0, __ATOMIC_RELAXED);
+        counter_raise(&tm->gen, gen + 1);
         return;
     }
-    for (int64_t s = 0; __atomic_load_n(&tm->gen, __ATOMIC_ACQUIRE) == gen; s++) relax(s);
+    counter_wait(&tm->gen, gen + 1, &tm->spins);
 }
 
 /* A worker's first step: wait until the team is complete (tm->threads final). */
-static void team_start(team* tm) {
-    for (int64_t s = 0; !__atomic_load_n(&tm->go, __ATOMIC_ACQUIRE); s++) relax(s);
-}
+static void team_start(team* tm) { counter_wait(&tm->go, 1, &tm->spins); }
 
 /* Runs fn on the ``want`` argument blocks args, args + size, ... (block t is thread t's; the
  * caller runs block 0), each fn starting with team_start(tm). Where the system gives fewer
@@ -402,12 +467,13 @@ static void team_run(team* tm, int want, void* (*fn)(void*), char* args, size_t 
     pthread_t th[MAX_THREADS];
     int made = 0;
     want = want < 1 ? 1 : want > MAX_THREADS ? MAX_THREADS : want;
-    tm->go = tm->count = tm->gen = 0;
+    memset(tm, 0, sizeof *tm);
+    tm->spins = SPINS_MAX;
     tm->threads = want; /* read by no worker before go */
     while (made + 1 < want && !pthread_create(&th[made + 1], NULL, fn, args + (made + 1) * size))
         made++;
     tm->threads = made + 1;
-    __atomic_store_n(&tm->go, 1, __ATOMIC_RELEASE);
+    counter_raise(&tm->go, 1);
     fn(args);
     for (int t = 1; t <= made; t++) pthread_join(th[t], NULL);
 }
