@@ -83,3 +83,30 @@ print(json.dumps({"usable": cpus.usable(), "same": out[1] == out[8]}))
     result = json.loads(proc.stdout)
     assert result == {"usable": 1, "same": True}
     assert "asked for 8 threads, but this process may run on 1 CPU" in proc.stderr
+
+
+@pytest.mark.slow
+@pytest.mark.skipif(not hasattr(os, "sched_setaffinity") or not native.runnable(),
+                    reason="needs Linux affinity and the native kernels")  # fmt: skip
+def test_a_training_job_on_one_cpu_says_so_in_its_log_and_keeps_its_bytes(finished_workflow, tmp_path):
+    """The train step asked for 2 threads under an affinity mask of one CPU (as taskset or a
+    SLURM step sets it): its log says it runs on 1, and its run folder is the one-thread one's."""
+    wd, _, _ = finished_workflow
+    settings = wd / "results/lam0_eta0.01/metrics.json"
+    one = {min(os.sched_getaffinity(0))}
+
+    def train(out, threads, affinity=None):
+        cmd = [sys.executable, "-m", "onelayer", "--log", str(out / "log"), "train", "--data",
+               str(wd / "data/processed/cifar10.npz"), "--out", str(out), "--settings",
+               str(settings), "--threads", str(threads)]  # fmt: skip
+        pin = (lambda: os.sched_setaffinity(0, affinity)) if affinity else None
+        out.mkdir()
+        proc = subprocess.run(cmd, capture_output=True, text=True, preexec_fn=pin)
+        assert proc.returncode == 0, proc.stderr[-3000:]
+        return out
+
+    pinned = train(tmp_path / "pinned", 2, one)
+    alone = train(tmp_path / "alone", 1)
+    assert "asked for 2 threads, but this process may run on 1 CPU" in (pinned / "log").read_text()
+    for f in ("history.csv", "model.npz"):
+        assert (pinned / f).read_bytes() == (alone / f).read_bytes() == (wd / "results/lam0_eta0.01" / f).read_bytes()
