@@ -64,7 +64,7 @@ def test_the_schema_and_the_settings_agree_on_every_key_type_default_and_bound()
     # the experiments' overrides list every training option (threads is experiments.threads)
     assert set(SCHEMA["definitions"]["train_keys"]["properties"]) == set(CONFIG_KEYS)
     assert SCHEMA["properties"]["experiments"]["properties"]["threads"] == {
-        **train["threads"], "default": 2, "description": ANY}
+        **train["threads"], "default": 1, "description": ANY}
     # the schedule's own keys and bounds
     sched = schema_of("schedule")["properties"]
     assert set(sched) == {f.name for f in dataclasses.fields(Schedule)}
