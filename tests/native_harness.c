@@ -11,6 +11,7 @@
  * where moved the moves (n x 3 int8: mirror, dx, dy). OUT gets the scores of all images (n x K),
  * the gradients on the batch perm[0..n_batch) (dW, db), the evaluation (loss sum and correct
  * count, 2 doubles), then W and b after one epoch over perm. Exit 1 on a bad file. */
+#define _GNU_SOURCE /* as Python.h defines it before the module includes the kernels */
 #include <stdio.h>
 
 #include "../onelayer/native/kernels.c"
