@@ -46,6 +46,7 @@ include: "workflow/rules/train.smk"
 include: "workflow/rules/report.smk"
 include: "workflow/rules/improve.smk"
 include: "workflow/rules/losses.smk"
+include: "workflow/rules/peers.smk"
 
 
 # Jobs of a few seconds at most, and the download (a cluster node may have no internet), run where

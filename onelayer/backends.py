@@ -1,5 +1,5 @@
 """The two loops that train (and whose gradients the gradient check checks), behind one small
-interface: ``start(W0, b0)``, ``epoch(rows, n_batch, eta, lam, mirror, moves)``,
+interface: ``start(W0, b0)``, ``epoch(rows, n_batch, eta, lam, mirror, moves, border)``,
 ``parameters()``, ``evaluate(params, split)``, ``model(params)``, and ``gradients(W, b, lam)`` on
 the training images it holds (what the gradient check checks).
 
@@ -51,27 +51,33 @@ def make(name: str, data: TrainingData, dtype, loss: str = "softmax", K: int = 1
     raise ValueError(f"no backend {name!r}: resolve() it first")
 
 
-def augmented(images: np.ndarray, rows: np.ndarray, mirror, moves) -> np.ndarray:
+def augmented(images: np.ndarray, rows: np.ndarray, mirror, moves,
+              border: str = "black") -> np.ndarray:  # fmt: skip
     """The images (rows of bytes, in image order) as an epoch reads them: image rows[t]
-    mirrored where mirror[t], then moved by moves[t] = (dx, dy) pixels with a black border."""
+    mirrored where mirror[t], then moved by moves[t] = (dx, dy) pixels with a ``border``."""
     n = images.shape[0]
     by_image = np.zeros((n, 3), dtype=np.int64)  # mirror, dx, dy of each image
     if mirror is not None:
         by_image[rows, 0] = mirror
     if moves is not None:
         by_image[rows, 1:] = moves
-    return flipped_and_moved(images, *by_image.T)
+    return flipped_and_moved(images, *by_image.T, border=border)
 
 
-def kernel_moves(count: int, mirror, moves) -> np.ndarray | None:
-    """(mirror, dx, dy) per position, as the native kernels take them; None: no augmentation."""
+def kernel_moves(count: int, mirror, moves, border: str = "black") -> np.ndarray | None:
+    """(flags, dx, dy) per position, as the native kernels take them (flags: MOVE_MIRROR where
+    mirrored, MOVE_EDGE where moves uncover the edge); None: no augmentation."""
     if mirror is None and moves is None:
         return None
+    from onelayer.native import MOVE_EDGE, MOVE_MIRROR
+
     out = np.zeros((count, 3), dtype=np.int8)
     if mirror is not None:
-        out[:, 0] = mirror
+        out[:, 0] = MOVE_MIRROR * np.asarray(mirror)
     if moves is not None:
         out[:, 1:] = moves
+        if border == "edge":
+            out[:, 0] |= MOVE_EDGE
     return out
 
 
@@ -119,16 +125,16 @@ class NumpyBackend:
         return self.data.pixel_map.features(images, self.dtype).T
 
     def epoch(self, rows: np.ndarray, n_batch: int, eta: float, lam: float, mirror=None,
-              moves=None) -> None:  # fmt: skip
+              moves=None, border: str = "black") -> None:  # fmt: skip
         """One epoch on the training images ``rows``, in batches of consecutive slices of it (a
         remainder is dropped), position t read mirrored where ``mirror[t]`` and moved by
-        ``moves[t]`` = (dx, dy)."""
+        ``moves[t]`` = (dx, dy), the uncovered pixels ``border``."""
         XT, y, n = self.XT, self.y, self.y.size
         W, b, nb = self.W, self.b, n_batch
         if self.XbT is None or self.XbT.shape[0] != nb:
             self.XbT = np.empty((nb, XT.shape[1]), dtype=self.dtype)
         if moves is not None:  # the epoch's moved images, mapped to features batch by batch
-            images = augmented(self.data.pixels_train, rows, mirror, moves)
+            images = augmented(self.data.pixels_train, rows, mirror, moves, border)
             gather = lambda idx: self.data.pixel_map.features(images[idx], self.dtype,  # noqa: E731
                                                               out=self.XbT.T)  # fmt: skip
         else:
@@ -210,12 +216,12 @@ class NativeBackend:
         self.W, self.b = np.ascontiguousarray(W0), np.ascontiguousarray(b0[:, 0])
 
     def epoch(self, rows: np.ndarray, n_batch: int, eta: float, lam: float, mirror=None,
-              moves=None) -> None:  # fmt: skip
+              moves=None, border: str = "black") -> None:  # fmt: skip
         """The kernel mirrors and moves the images itself, batch by batch, as it reads them."""
         XT, y = self.sets["train"]
         self.native.sgd_epoch(self.W, self.b, XT, y, rows, n_batch, eta, lam, affine=self.affine,
                               variant=self.variant, loss=self.loss,
-                              moves=kernel_moves(rows.size, mirror, moves),
+                              moves=kernel_moves(rows.size, mirror, moves, border),
                               threads=self.threads)  # fmt: skip
 
     def keep_subset(self, idx: np.ndarray) -> None:

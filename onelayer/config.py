@@ -181,6 +181,16 @@ class Plan:
                              ALL_BATCHES, self.train, self.experiments["train"], **point,
                              train_on_val=True)  # fmt: skip
 
+    def peer(self, name: str) -> TrainSettings:
+        """A published recipe (config ``peers``): its training keys over the train section, on
+        all five batches with the validation images added, as the retrain of our choice trains,
+        so that both are tested on the same images after training on the same ones."""
+        peers = self.config["peers"]
+        if name not in peers:
+            raise ConfigError(f"no published recipe {name!r} in config peers: {sorted(peers)}")
+        return self.settings(f"peers.{name}.train over train", ALL_BATCHES, self.train,
+                             peers[name]["train"], train_on_val=True)  # fmt: skip
+
     def ablation(self, step: str) -> tuple[str, TrainSettings]:
         """(data set, settings) of an ablation row: base and step over the train section."""
         data, options = ablation_options(self.experiments["ablation"], step)

@@ -165,7 +165,21 @@ class Dataset:
 
     @property
     def pixel_map(self) -> PixelMap:
+        """The map to the file's features: the standardisation with the training statistics."""
         return PixelMap.from_statistics(self.arrays["mean"], self.arrays["std"])
+
+    def input_map(self, inputs: str = "standardised") -> PixelMap:
+        """The map to the features a run trains on (``TrainSettings.inputs``): standardised,
+        (u / 255 - mean) / std (the file's); centred, u / 255 - mean; unit, u / 255. Under L2
+        the three are different objectives: the penalty sees W in these units."""
+        mean, std = self.arrays["mean"], self.arrays["std"]
+        if inputs == "standardised":
+            return self.pixel_map
+        if inputs == "centred":
+            return PixelMap.from_statistics(mean, np.ones_like(std))
+        if inputs == "unit":
+            return PixelMap.from_statistics(np.zeros_like(mean), np.ones_like(std))
+        raise ValueError(f"inputs must be standardised, centred or unit, got {inputs!r}")
 
     @property
     def label_names(self) -> list[str]:
@@ -180,15 +194,22 @@ class Dataset:
             return self.pixel_map.features(self.pixels(split)[images], dtype, out)
         return np.asfortranarray(X[:, images], dtype=dtype)
 
-    def training_data(self, val_in_training: bool = False) -> TrainingData:
+    def training_data(self, val_in_training: bool = False,
+                      inputs: str = "standardised") -> TrainingData:  # fmt: skip
         """What ``train`` reads: the training and validation images, as pixels where the file
-        has them (and the features as stored, where it has those)."""
+        has them (and the features as stored, where it has those, for standardised inputs),
+        mapped to the features of ``inputs`` (``input_map``)."""
         a = self.arrays
         pixels = self.pixels("train") is not None and self.pixels("val") is not None
+        if inputs != "standardised" and not pixels:
+            raise ValueError(f"inputs = {inputs} maps the raw pixels, which this file does not hold: "
+                             "rerun the preprocess rule")  # fmt: skip
+        own = inputs == "standardised"
         data = TrainingData(
-            a["y_train"], a["y_val"], a.get("X_train"), a.get("X_val"),
+            a["y_train"], a["y_val"], a.get("X_train") if own else None,
+            a.get("X_val") if own else None,
             a.get("pixels_train") if pixels else None, a.get("pixels_val") if pixels else None,
-            self.pixel_map if pixels else None,
+            self.input_map(inputs) if pixels else None,
         )  # fmt: skip
         return data.with_val_in_training() if val_in_training else data
 

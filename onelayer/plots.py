@@ -210,6 +210,35 @@ def grid_heatmap(grid: list[dict], path, val_images: int) -> None:
     save(fig, path)
 
 
+def peer_bars(rows: list[dict], path) -> None:
+    """Test accuracy over seeds of our retrain and of each published recipe (rows of
+    results/peers/comparison.csv): the mean with one sd and the range, the published number (on
+    the official archive) as a cross."""
+    fig, ax = plt.subplots(figsize=(8, 4))
+    margins(fig, left=0.7, top=0.3, bottom=0.9)
+    x = np.arange(len(rows))
+    mean = [r["test_mean"] or 0.0 for r in rows]
+    ax.bar(x, mean, 0.6, yerr=[r["test_sd"] or 0.0 for r in rows], capsize=4,
+           color=["tab:green" if i == 0 else "tab:blue" for i in range(len(rows))],
+           label="trained here: mean ± sd over seeds")  # fmt: skip
+    for xi, r in zip(x, rows):
+        if r["seeds"]:
+            ax.vlines(xi + 0.2, r["test_min"], r["test_max"], color="black", lw=1)
+            ax.text(xi, r["test_mean"] + (r["test_sd"] or 0) + 0.05, f"{r['test_mean']:.2f}",
+                    ha="center", fontsize=8)  # fmt: skip
+        if r["published"] is not None:
+            ax.plot(xi, r["published"], "x", color="red", ms=8)
+    ax.plot([], [], "x", color="red", label="published (official archive)")
+    ax.set_xticks(x, [r["recipe"] for r in rows], fontsize=8)
+    ax.set_ylabel("test accuracy (%)")
+    values = [v for r in rows for v in (r["test_min"], r["test_max"], r["published"]) if v is not None]
+    if values:
+        ax.set_ylim(min(values) - 1.0, max(values) + 0.8)
+    ax.legend(loc="lower right", fontsize=8)
+    ax.grid(axis="y", alpha=0.3)
+    save(fig, path)
+
+
 LOSS_NAMES = {"softmax": "softmax + cross-entropy", "bce": "sigmoid + binary cross-entropy"}
 
 

@@ -105,7 +105,7 @@ def improvements_markdown(best: dict, ablation: list[dict], grid: list[dict]) ->
 
 def report_markdown(
     runs: list[dict], summary_rows: list[dict], gradcheck_rows: list[dict] | None, config: dict,
-    improve: dict | None = None, loss_rows: list[dict] | None = None,
+    improve: dict | None = None, loss_rows: list[dict] | None = None, peers_md: str | None = None,
 ) -> str:  # fmt: skip
     """The page; with ``improve`` (best, ablation, grid: ``improvements_markdown``'s
     arguments) and ``loss_rows`` (results/losses/comparison.csv) the experiments' sections."""
@@ -151,8 +151,15 @@ def report_markdown(
                   "", "*The probability of the true class over the test images, and the loss "
                   "curves, of each loss in each setting ([comparison.csv](losses/comparison.csv)).*",
                   ""]  # fmt: skip
+        parts += ["## 7 Published recipes, trained here", "",
+                  "Each published recipe of this model trained on these images with this "
+                  "project's code, over seeds, beside the retrain of our choice; their published "
+                  "numbers were measured on the official archive "
+                  "([comparison.csv](peers/comparison.csv)).", "",
+                  peers_md.strip() if peers_md else "(not run)", "",
+                  "![published recipes](peers/accuracy.png)", ""]  # fmt: skip
     parts += [
-        f"## {7 if improve is not None else 5} Configuration",
+        f"## {8 if improve is not None else 5} Configuration",
         "",
         "```yaml",
         yaml.safe_dump(config, sort_keys=False).strip(),
@@ -164,15 +171,17 @@ def report_markdown(
 
 def write_report(runs: list[dict], summary_csv, gradcheck_csv, config: dict, out,
                  improve_paths: dict | None = None) -> None:  # fmt: skip
-    """``improve_paths``: best.json, ablation.csv, grid.csv and the losses' comparison.csv of
-    the experiments, or None."""
-    improve_rows = loss_rows = None
+    """``improve_paths``: best.json, ablation.csv, grid.csv, the losses' comparison.csv and the
+    published recipes' comparison.md of the experiments, or None."""
+    improve_rows = loss_rows = peers_md = None
     if improve_paths:
+        if improve_paths.get("peers"):
+            peers_md = Path(improve_paths["peers"]).read_text().split("\n", 2)[-1]
         improve_rows = {"best": json.loads(Path(improve_paths["best"]).read_text()),
                         "ablation": improve.read_ablation(improve_paths["ablation"]),
                         "grid": improve.read_grid(improve_paths["grid"])}  # fmt: skip
         loss_rows = losses.read_comparison(improve_paths["losses"])
     text = report_markdown(runs, summary.read_summary(summary_csv),
                            gradcheck.read_rows(gradcheck_csv) if gradcheck_csv else None, config,
-                           improve_rows, loss_rows)  # fmt: skip
+                           improve_rows, loss_rows, peers_md)  # fmt: skip
     write_text(out, text)

@@ -19,7 +19,7 @@ import numpy as np
 
 from onelayer import backends, model
 from onelayer.atomic import write_json, write_npz, write_text
-from onelayer.augment import flip_averaged
+from onelayer.augment import test_time_model
 from onelayer.dataset import Dataset
 from onelayer.settings import TrainSettings
 from onelayer.train import HISTORY_COLUMNS, TrainResult, train
@@ -74,7 +74,9 @@ def run(data_path: str | Path, settings: TrainSettings, out_dir: str | Path,
     images join the training set (the retrain of a setting chosen on validation, tested once);
     the history's validation columns then evaluate images the run trained on. With
     ``flip_average`` the model written scores an image as the mean of its scores of the image
-    and of its mirror image (still one linear layer: ``augment.flip_averaged``). The settings
+    and of its mirror image, with ``shift_average`` of its copies moved by up to that many
+    pixels too (still one linear layer: ``augment.test_time_model``). The model written is on
+    the processed file's (standardised) features whatever ``inputs`` the run trained on. The settings
     recorded name the backend that trained (``backend_requested``: the one asked for).
     """
     out_dir = Path(out_dir)
@@ -82,7 +84,7 @@ def run(data_path: str | Path, settings: TrainSettings, out_dir: str | Path,
     requested = settings.backend
     settings = settings.replace(backend=backends.resolve(requested))
     log.info("training %s", settings.as_dict())
-    data = dataset.training_data(val_in_training=settings.train_on_val)
+    data = dataset.training_data(val_in_training=settings.train_on_val, inputs=settings.inputs)
     if not data.has_pixels and settings.backend == "native":
         log.warning(
             "%s has no raw pixels (written before they were kept): the native kernels read "
@@ -92,9 +94,13 @@ def run(data_path: str | Path, settings: TrainSettings, out_dir: str | Path,
     result = train(data, settings, threads)
     val_acc = test_acc = None
     if result.diverged_epoch is None:
-        if settings.flip_average:
-            pm = dataset.pixel_map
-            result.W, result.b = flip_averaged(result.W, result.b, pm.scale, pm.offset)
+        if settings.flip_average or settings.shift_average or settings.inputs != "standardised":
+            # one linear layer on the file's features, the test-time copies folded in
+            written = dataset.pixel_map
+            trained = written if settings.inputs == "standardised" else data.pixel_map
+            result.W, result.b = test_time_model(result.W, result.b, trained, written,
+                                                 settings.flip_average, settings.shift_average,
+                                                 settings.border)  # fmt: skip
         val_acc, test_acc = (float(np.mean(correct(result.W, result.b, dataset, split)))
                              for split in ("val", "test"))  # fmt: skip
         log.info("test accuracy %.2f %% after %.2f s of training", 100 * test_acc, result.seconds)

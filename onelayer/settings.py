@@ -19,6 +19,7 @@ import typing
 from dataclasses import MISSING, dataclass, field
 from pathlib import Path
 
+from onelayer.augment import BORDERS
 from onelayer.errors import SettingsError
 from onelayer.model import LOSSES
 from onelayer.schedule import Schedule
@@ -55,6 +56,8 @@ class TrainSettings:
                          maximum=1)  # fmt: skip
     translate_px: int = option(0, doc="random moves by up to this many pixels in x and y",
                                minimum=0, maximum=8)  # fmt: skip
+    border: str = option("black", doc="what a move uncovers: black, or the edge pixels repeated",
+                         choices=BORDERS)  # fmt: skip
     schedule: Schedule = option(Schedule(), doc="eta per epoch: constant, step or cosine")
     average_last: int = option(0, doc="W, b returned: the mean over this many last epochs",
                                minimum=0)  # fmt: skip
@@ -63,6 +66,10 @@ class TrainSettings:
     eval_train_subset: int = option(0, doc="... on a fixed sample of this many images (0: all)",
                                     minimum=0)  # fmt: skip
     flip_average: bool = option(False, doc="the model written averages an image and its mirror")
+    shift_average: int = option(0, doc="... and its copies moved by up to this many pixels in x and y",
+                                minimum=0, maximum=4)  # fmt: skip
+    inputs: str = option("standardised", doc="the features trained on: (u/255 - mean)/std, "
+                         "u/255 - mean, or u/255", choices=("standardised", "centred", "unit"))  # fmt: skip
     loss: str = option("softmax", doc="softmax + cross-entropy, or sigmoid + binary CE (bce)",
                        choices=LOSSES)  # fmt: skip
     train_on_val: bool = option(False, doc="the validation images join the training set",

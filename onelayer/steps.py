@@ -178,3 +178,12 @@ def losses_compare(metrics: list[Path], one_batch_data: Path, improved_data: Pat
 
     write_comparison(list(metrics), {"one_batch": one_batch_data, "improved": improved_data}, csv,
                      md, histograms, curves)  # fmt: skip
+
+
+def peers_compare(ours: list[Path], metrics: list[Path], peers: dict, data: Path, csv: Path,
+                  md: Path, figure: Path) -> None:  # fmt: skip
+    """Each published recipe over its seeds beside the retrain of our choice (``ours``: its
+    folder's and its replicates' metrics), paired on the test images of ``data``."""
+    from onelayer.peers import write_comparison
+
+    write_comparison(list(ours), list(metrics), peers, data, csv, md, figure)

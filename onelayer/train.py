@@ -88,7 +88,8 @@ def train(data: TrainingData, settings: TrainSettings, threads: int = 1, K: int 
 
     Per epoch: eta from ``settings.schedule``; with ``flip`` each position of the epoch is read
     mirrored with that probability, with ``translate_px`` moved by whole pixels drawn from
-    -translate_px .. translate_px in x and y with a black border (flipped first, then moved);
+    -translate_px .. translate_px in x and y, the uncovered pixels black or, with ``border``
+    "edge", the edge's (flipped first, then moved);
     both act on the raw images, before the normalisation, so they need the pixels. The
     evaluation reads the images as they are: the validation set after every epoch, the training
     set after every ``eval_train_every``-th and the last (the other rows hold NaN, and divergence
@@ -163,7 +164,7 @@ def train(data: TrainingData, settings: TrainSettings, threads: int = 1, K: int 
             if s.translate_px:
                 moves = move_rng.integers(-s.translate_px, s.translate_px + 1, size=(n, 2))
             eta = s.schedule.eta_at(s.eta, epoch, s.n_epochs)
-            loop.epoch(rows, s.n_batch, eta, s.lam, mirror, moves)
+            loop.epoch(rows, s.n_batch, eta, s.lam, mirror, moves, s.border)
             if pending is not None and record(pending[2].result()):  # the previous epoch's
                 diverged = pending[:2]
                 break

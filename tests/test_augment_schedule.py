@@ -47,9 +47,10 @@ def test_step_and_cosine_schedules():
             Schedule.from_dict(bad)
 
 
-def moved_by_padding(img: np.ndarray, dx: int, dy: int, s: int) -> np.ndarray:
-    """A 3 x 32 x 32 byte image moved by (dx, dy) the plain way: pad with black, then crop."""
-    padded = np.pad(img, ((0, 0), (s, s), (s, s)))
+def moved_by_padding(img: np.ndarray, dx: int, dy: int, s: int, border: str = "black") -> np.ndarray:
+    """A 3 x 32 x 32 byte image moved by (dx, dy) the plain way: pad with black (or numpy's
+    "edge" padding), then crop."""
+    padded = np.pad(img, ((0, 0), (s, s), (s, s)), mode="edge" if border == "edge" else "constant")
     return padded[:, s - dy : s - dy + 32, s - dx : s - dx + 32]
 
 
@@ -195,6 +196,53 @@ def test_the_flip_averaged_model_scores_the_mean_of_an_image_and_its_mirror(dtyp
                                          features(flip_horizontal(u))), atol=tol)  # fmt: skip
 
 
+@pytest.mark.parametrize("flip, shift, inputs, border", [
+    (False, 1, "standardised", "black"), (True, 2, "standardised", "black"),
+    (False, 0, "unit", "black"), (True, 1, "centred", "black"), (True, 1, "standardised", "edge"),
+    (False, 2, "unit", "edge")])  # fmt: skip
+def test_the_test_time_model_scores_the_mean_over_the_copies_on_the_files_features(flip, shift,
+                                                                                    inputs, border):
+    """A model trained on ``inputs``' features, written on the standardised ones with its
+    scores averaged over the image's mirrored and moved copies: one linear layer whose scores
+    of an image are that mean, as the model trained scores the copies on its own features."""
+    from onelayer.augment import flipped_and_moved, test_time_model
+    from onelayer.dataset import Dataset
+
+    rng = np.random.default_rng(4)
+    u = rng.integers(0, 256, size=(40, 3072), dtype=np.uint8)
+    mean, std = rng.uniform(0.3, 0.6, size=(3072, 1)), rng.uniform(0.2, 0.3, size=(3072, 1))
+    file = Dataset({"mean": mean, "std": std})
+    trained, written = file.input_map(inputs), file.pixel_map
+    W = rng.normal(0, 0.01, size=(10, 3072))
+    b = rng.normal(0, 0.1, size=(10, 1))
+    W2, b2 = test_time_model(W, b, trained, written, flip, shift, border)
+    on = lambda pm, px: (pm.scale * px.astype(np.float64) + pm.offset).T  # noqa: E731 - d x n
+    copies = [(m, dx, dy) for m in ((0, 1) if flip else (0,)) for dx in range(-shift, shift + 1)
+              for dy in range(-shift, shift + 1)]  # fmt: skip
+    n = u.shape[0]
+    expected = np.mean([model.scores(W, b, on(trained, flipped_and_moved(
+        u, np.full(n, m), np.full(n, dx), np.full(n, dy), border))) for m, dx, dy in copies],
+        axis=0)  # fmt: skip
+    got = model.scores(W2, b2, on(written, u))
+    assert np.allclose(got, expected, rtol=0, atol=1e-10 * np.abs(expected).max())
+    assert (W2.shape, b2.shape) == (W.shape, b.shape)
+    if len(copies) == 1 and inputs == "standardised":
+        assert np.array_equal(W2, W)
+
+
+def test_the_input_maps_are_the_three_scalings():
+    from onelayer.dataset import Dataset
+
+    mean, std = np.full((3, 1), 0.5), np.full((3, 1), 0.25)
+    file = Dataset({"mean": mean, "std": std})
+    u = np.array([[0, 51, 255]], dtype=np.uint8)
+    assert np.allclose(file.input_map("standardised").features(u)[:, 0], [-2, -1.2, 2])
+    assert np.allclose(file.input_map("centred").features(u)[:, 0], [-0.5, -0.3, 0.5])
+    assert np.allclose(file.input_map("unit").features(u)[:, 0], [0, 0.2, 1])
+    with pytest.raises(ValueError, match="standardised, centred or unit"):
+        file.input_map("whitened")
+
+
 def test_a_merged_schedule_keeps_only_its_kinds_keys():
     # config.yaml's cosine under a --configfile's step, as Snakemake merges them
     merged = {"kind": "step", "factor": 2, "every": 5, "eta_min": 0}
@@ -206,15 +254,19 @@ def test_a_merged_schedule_keeps_only_its_kinds_keys():
         Schedule.from_dict(merged)
 
 
-def test_flipped_and_moved_is_a_flip_then_a_move():
+@pytest.mark.parametrize("border", ["black", "edge"])
+def test_flipped_and_moved_is_a_flip_then_a_move(border):
     rng = np.random.default_rng(6)
     U = rng.integers(0, 256, size=(40, 3072), dtype=np.uint8)
     mirror, dx, dy = rng.integers(0, 2, 40), rng.integers(-3, 4, 40), rng.integers(-3, 4, 40)
-    out = flipped_and_moved(U, mirror, dx, dy)
+    out = flipped_and_moved(U, mirror, dx, dy, border)
     for i in range(40):
         img = U[i].reshape(3, 32, 32)
         img = img[:, :, ::-1] if mirror[i] else img
-        assert np.array_equal(out[i].reshape(3, 32, 32), moved_by_padding(img, dx[i], dy[i], 3))
+        expected = moved_by_padding(img, dx[i], dy[i], 3, border)
+        assert np.array_equal(out[i].reshape(3, 32, 32), expected)
+    assert not np.array_equal(out, flipped_and_moved(U, mirror, dx, dy,
+                                                     "edge" if border == "black" else "black"))  # fmt: skip
 
 
 # A short run with flips and 1-pixel moves on the tiny archive's five batches, pinned: the

@@ -10,7 +10,8 @@ import sys
 
 import numpy as np
 import pytest
-from conftest import copy_workflow, snakemake, tiny_config, write_config
+import yaml
+from conftest import REPO, copy_workflow, snakemake, tiny_config, write_config
 
 from onelayer import model
 from onelayer.dataset import Dataset
@@ -28,11 +29,17 @@ ABLATION = {"base": {"lam": 0.1, "eta": 0.01, "n_epochs": 2},
                       "lower_lam": {"lam": 0.01}}}  # fmt: skip
 STEPS = ["base", "all_data", "flip", "decay", "translate", "average", "flip_average",
          "lower_lam", "all"]  # fmt: skip
+# config.yaml's published recipes (`peers`), cut to 2 epochs and a training sample the tiny set
+# holds (a --configfile merges into them key by key)
+PEERS = yaml.safe_load((REPO / "config/config.yaml").read_text())["peers"]
+SHORT_PEERS = {name: {"train": {"n_epochs": 2, "eval_train_subset": 200}} for name in PEERS}
 
 
 def grid_config(url, md5, grid=GRID, seeds=2):
     cfg = tiny_config(url, md5)
-    cfg["replicates"] = {"grid": seeds, "retrain": seeds, "ablation": seeds, "losses": seeds}
+    cfg["replicates"] = {"grid": seeds, "retrain": seeds, "ablation": seeds, "losses": seeds,
+                         "peers": seeds}  # fmt: skip
+    cfg["peers"] = SHORT_PEERS
     cfg["experiments"] = {"val_size": 100, "grid": grid, "ablation": ABLATION,
                           "train": {"n_epochs": 2, "flip": 0.5, "eval_train_subset": 200,
                                     "average_last": 1, "eval_train_every": 1}}  # fmt: skip
@@ -150,7 +157,8 @@ def test_improvements_true_puts_them_in_the_default_target_and_the_report(tmp_pa
     snakemake(wd, "--cores", "2", "--configfile", config, "--config", "improvements=true")
     report = (wd / "results" / "report.md").read_text()
     best = json.loads((wd / "results" / "improve" / "best.json").read_text())
-    assert "## 5 Beyond the report" in report and "## 7 Configuration" in report
+    assert "## 5 Beyond the report" in report and "## 8 Configuration" in report
+    assert "## 7 Published recipes, trained here" in report and "| kahoujo1 | " in report
     assert "## 6 Two losses" in report and "BCE reaches " in report  # the losses, too
     assert f"test accuracy {best['test_mean']:.2f} ± {best['test_sd']:.2f} % over 2 seeds" in report
     assert f"(the report's best {best['report_test_accuracy']:.2f} %, " in report

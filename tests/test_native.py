@@ -341,7 +341,7 @@ BAD = [
     ("moves for features", "native.sgd_epoch(W, b, X, y, perm, 10, 0.1, 0.0, moves=np.zeros((n, 3), np.int8))", "apply to raw pixels (uint8 X) only"),
     ("moves off planes", "native.sgd_epoch(W, b, U, y, perm, 10, 0.1, 0.0, affine=aff, moves=np.zeros((n, 3), np.int8))", "d = 40 is not a whole number"),
     ("moves of the wrong shape", "D = 1024; one = np.ones(D, np.float32); native.sgd_epoch(np.zeros((K, D), np.float32), b, np.zeros((n, D), np.uint8), y, perm, 10, 0.1, 0.0, affine=(one, one), moves=np.zeros((n, 2), np.int8))", "moves must be 30 x 3 integers"),
-    ("a mirror of 2", "D = 1024; one = np.ones(D, np.float32); mv = np.zeros((n, 3), np.int8); mv[3, 0] = 2; native.sgd_epoch(np.zeros((K, D), np.float32), b, np.zeros((n, D), np.uint8), y, perm, 10, 0.1, 0.0, affine=(one, one), moves=mv)", "mirror must be 0 or 1"),
+    ("flags of 4", "D = 1024; one = np.ones(D, np.float32); mv = np.zeros((n, 3), np.int8); mv[3, 0] = 4; native.sgd_epoch(np.zeros((K, D), np.float32), b, np.zeros((n, D), np.uint8), y, perm, 10, 0.1, 0.0, affine=(one, one), moves=mv)", "flags must be 0 to 3"),
     # the C side checks indices and ranges on its own, for calls that bypass the Python checks
     ("C: row past the end", "S = np.empty((2, K), np.float32); rows = np.array([0, 31]); k.scores_f32(p(W), p(b), p(X), d, n, 0, 0, p(rows), 2, d, K, p(S))", "rows[1] = 31 is out of range 0..29"),
     ("C: label 12", "y[4] = 12; dW = np.empty_like(W); db = np.empty_like(b); k.gradients_f32(p(W), p(b), p(X), d, n, 0, 0, p(perm), p(y), n, d, K, 0.1, p(dW), p(db), 0)", "y[4] = 12 is not a class label 0..9"),
@@ -349,7 +349,7 @@ BAD = [
     ("C: n_batch = 0", "k.sgd_epoch_f32(p(W), p(b), p(X), d, n, 0, 0, p(y), p(perm), 0, n, d, K, 0, 0.1, 0.0, 0, 1)", "n_batch must be between 1"),
     ("C: moves off planes", "mv = np.zeros((n, 3), np.int8); k.sgd_epoch_f32u8(p(W), p(b), p(U), d, n, p(aff[0]), p(aff[1]), p(y), p(perm), p(mv), n, d, K, 10, 0.1, 0.0, 0, 1)", "d = 40 is not a whole number of planes"),
     ("C: moves for features", "mv = np.zeros((n, 3), np.int8); D = 1024; Xf = np.zeros((n, D), np.float32); Wf = np.zeros((K, D), np.float32); k.sgd_epoch_f32(p(Wf), p(b), p(Xf), D, n, 0, 0, p(y), p(perm), p(mv), n, D, K, 10, 0.1, 0.0, 0, 1)", "only raw pixels (uint8 X) are mirrored and moved"),
-    ("C: a move of 32", "mv = np.zeros((n, 3), np.int8); mv[7] = (0, 32, 0); D = 1024; Ub = np.zeros((n, D), np.uint8); Wf = np.zeros((K, D), np.float32); s = np.ones(D, np.float32); k.sgd_epoch_f32u8(p(Wf), p(b), p(Ub), D, n, p(s), p(s), p(y), p(perm), p(mv), n, D, K, 10, 0.1, 0.0, 0, 1)", "moves[7] = (0, 32, 0): mirror must be 0 or 1 and a move within -31 .. 31"),
+    ("C: a move of 32", "mv = np.zeros((n, 3), np.int8); mv[7] = (0, 32, 0); D = 1024; Ub = np.zeros((n, D), np.uint8); Wf = np.zeros((K, D), np.float32); s = np.ones(D, np.float32); k.sgd_epoch_f32u8(p(Wf), p(b), p(Ub), D, n, p(s), p(s), p(y), p(perm), p(mv), n, D, K, 10, 0.1, 0.0, 0, 1)", "moves[7] = (0, 32, 0): flags must be 0 to 3 and a move within -31 .. 31"),
     ("threads 0", "native.sgd_epoch(W, b, X, y, perm, 10, 0.1, 0.0, threads=0)", "threads must be an integer >= 1"),
     ("threads 1.5", "native.loss_and_accuracy(W, b, X, y, threads=1.5)", "threads must be an integer >= 1, got 1.5"),
     ("C: threads 65", "k.sgd_epoch_f32(p(W), p(b), p(X), d, n, 0, 0, p(y), p(perm), 0, n, d, K, 10, 0.1, 0.0, 0, 65)", "threads must be between 1 and 64"),
@@ -395,12 +395,13 @@ def test_a_refused_update_leaves_w_and_b_as_they_were():
 
 @variants
 @pytest.mark.parametrize("dtype", DTYPES)
-@pytest.mark.parametrize("loss", ["softmax", "bce"])
-def test_the_kernels_mirror_and_move_images_as_numpy_does(dtype, variant, loss):
+@pytest.mark.parametrize("loss, border", [("softmax", "black"), ("bce", "black"),
+                                          ("softmax", "edge")])  # fmt: skip
+def test_the_kernels_mirror_and_move_images_as_numpy_does(dtype, variant, loss, border):
     """An epoch whose kernel mirrors and moves the images itself gives the bits of the same
-    epoch on numpy's mirrored and moved copy (augment.flipped_and_moved): the kernel converts
-    the same bytes. Moves cover the edges (0, +-1, +-31) and every mix with a mirror; the
-    batches leave a remainder."""
+    epoch on numpy's mirrored and moved copy (augment.flipped_and_moved), black or edge border:
+    the kernel converts the same bytes. Moves cover the edges (0, +-1, +-31) and every mix with
+    a mirror; the batches leave a remainder."""
     from onelayer.augment import flipped_and_moved
 
     n, d, K = 87, 3072, 10
@@ -412,7 +413,9 @@ def test_the_kernels_mirror_and_move_images_as_numpy_does(dtype, variant, loss):
     moves[:8] = [(m, x, y0) for m in (0, 1) for x, y0 in ((0, 0), (1, -1), (-31, 31), (31, 0))]
     by_image = np.zeros((n, 3), np.int64)
     by_image[perm] = moves
-    copy = flipped_and_moved(U, *by_image.T)
+    copy = flipped_and_moved(U, *by_image.T, border=border)
+    if border == "edge":
+        moves[:, 0] |= native.MOVE_EDGE
     Wn, bn = np.ascontiguousarray(W), np.ascontiguousarray(b[:, 0])
     W1, b1, W2, b2 = Wn.copy(), bn.copy(), Wn.copy(), bn.copy()
     kw = dict(affine=affine, variant=variant, loss=loss)

@@ -57,9 +57,10 @@ def case(kind, d, n, K, seed=0, loss="softmax", threads=1):
     y = rng.integers(0, K, size=n).astype(np.int64)
     perm = rng.permutation(n).astype(np.int64)
     # an epoch of images of whole planes mirrors and moves them, as training with flips and moves
+    # (flags 0 to 3: mirrored or not, a black or an edge border)
     moves = None
     if pixels and d % 1024 == 0:
-        moves = np.stack([rng.integers(0, 2, n), rng.integers(-2, 3, n), rng.integers(-31, 32, n)],
+        moves = np.stack([rng.integers(0, 4, n), rng.integers(-2, 3, n), rng.integers(-31, 32, n)],
                          axis=1).astype(np.int8)  # fmt: skip
     return dict(dtype=dtype, X=X, affine=affine, W=W, b=b, y=y, perm=perm, moves=moves,
                 n_batch=max(1, n // 3), lam=0.3, eta=0.1, loss=loss, threads=threads)  # fmt: skip

@@ -33,6 +33,8 @@ from onelayer.native.variants import VARIANTS, variants_for
 log = logging.getLogger(__name__)
 
 ENV = "ONELAYER_NATIVE_VARIANT"  # forces one variant, e.g. x86_64_v3 (benchmarks, tests)
+# the flags of a position's move (sgd_epoch's moves[:, 0]; kernels.c, move_image)
+MOVE_MIRROR, MOVE_EDGE = 1, 2
 NOT_BUILT = (
     "the native kernels were not built when onelayer was installed (no C compiler?); "
     "training uses the numpy backend; to get them, install a C compiler and reinstall "
@@ -243,10 +245,11 @@ def sgd_epoch(W, b, XT, y, perm, n_batch: int, eta: float, lam: float, affine=No
     """One epoch of mini-batch gradient descent on the batches perm[0:n_batch], ...; updates
     W and b in place (a remainder shorter than n_batch is dropped).
 
-    ``moves`` (raw pixels only, images of 32 x 32 planes): one row (mirror, dx, dy) per
-    position of perm: position t reads image perm[t] with each row reversed where mirror is 1,
-    then moved right by dx and down by dy pixels with a black border, as ``augment``'s
-    flip_horizontal and translate make it (the kernel makes the batch's moved images itself).
+    ``moves`` (raw pixels only, images of 32 x 32 planes): one row (flags, dx, dy) per
+    position of perm: position t reads image perm[t] with each row reversed where flags has
+    MOVE_MIRROR, then moved right by dx and down by dy pixels, the uncovered pixels black, or
+    the edge's where flags has MOVE_EDGE, as ``augment.flipped_and_moved`` makes it (the kernel
+    makes the batch's moved images itself).
 
     ``threads``: the epoch runs on that many threads (each takes a share of every batch's
     images), at most as many as this process has CPUs (``onelayer.cpus``; ``cap=False`` starts
@@ -271,18 +274,20 @@ def _threads(threads, cap: bool = True) -> int:
 
 
 def _moves(moves, count: int, pb: _Problem) -> np.ndarray:
-    """``moves`` as the kernel takes it: count x 3 int8, mirror 0 or 1, moves within an image."""
+    """``moves`` as the kernel takes it: count x 3 int8, flags (MOVE_MIRROR | MOVE_EDGE), moves
+    within an image."""
     if not pb.pixels:
         raise ValueError("moves (mirror, dx, dy) apply to raw pixels (uint8 X) only")
     if pb.d % 1024:
         raise ValueError(f"moves act on images of 32 x 32 planes; d = {pb.d} is not a whole number of them")
     moves = np.asarray(moves)
     if moves.shape != (count, 3) or not np.issubdtype(moves.dtype, np.integer):
-        raise ValueError(f"moves must be {count} x 3 integers (mirror, dx, dy), got {moves.dtype} "
+        raise ValueError(f"moves must be {count} x 3 integers (flags, dx, dy), got {moves.dtype} "
                          f"of shape {moves.shape}")  # fmt: skip
-    if moves.size and (moves[:, 0].min() < 0 or moves[:, 0].max() > 1 or
+    if moves.size and (moves[:, 0].min() < 0 or moves[:, 0].max() > MOVE_MIRROR | MOVE_EDGE or
                        np.abs(moves[:, 1:]).max() > 31):  # fmt: skip
-        raise ValueError("moves: mirror must be 0 or 1 and dx, dy within -31 .. 31")
+        raise ValueError("moves: flags must be 0 to 3 (MOVE_MIRROR 1, MOVE_EDGE 2) and dx, dy "
+                         "within -31 .. 31")  # fmt: skip
     return np.ascontiguousarray(moves, dtype=np.int8)
 
 

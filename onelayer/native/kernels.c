@@ -305,31 +305,39 @@ static inline double fmas_f64(double a, double b, double c) {
 }
 
 /* Augmentation (the handout's bonus 2.1 (b) and moves): the image src (planes of 32 x 32 bytes,
- * d = planes x 1024, rows of 32 pixels) as an epoch reads it: each row reversed where
- * ``mirror`` (a horizontal flip), then the image moved right by dx and down by dy pixels, the
- * pixels no image pixel moved onto black (0). These are the bytes of augment.flip_horizontal
- * then augment.translate, so the kernels convert and compute exactly what they did on numpy's
- * augmented copy. Each output row is 32 bytes, two 16-byte vectors (every build's width):
- * out[x] = row[x - dx] is the 32 bytes loaded dx before the row (mirrored: row[31 + dx - x], the
- * 32 bytes loaded dx after it, reversed in registers), the lanes whose source is outside the row
- * zeroed. The bytes a window
- * takes from beside its row (the neighbouring row, plane or image) are all zeroed; a window
- * that would reach outside [lo, hi), the memory of X, is read from a zero-padded copy of its
- * row. |dx|, |dy| < 32 (module.c checks). */
+ * d = planes x 1024, rows of 32 pixels) as an epoch reads it: each row reversed where ``flags``
+ * has MOVE_MIRROR (a horizontal flip), then the image moved right by dx and down by dy pixels;
+ * the pixels no image pixel moved onto are black (0), or, with MOVE_EDGE, the nearest edge
+ * pixel's (the mirrored image's first or last column, its first or last row: numpy's "edge"
+ * padding). These are the bytes of augment.flipped_and_moved, so the kernels convert and
+ * compute exactly what they did on numpy's augmented copy. Each output row is 32 bytes, two
+ * 16-byte vectors (every build's width): out[x] = row[x - dx] is the 32 bytes loaded dx before
+ * the row (mirrored: row[31 + dx - x], the 32 bytes loaded dx after it, reversed in registers),
+ * the lanes whose source is outside the row zeroed, or set to the edge pixel (one side only:
+ * dx moves the row one way). The bytes a window takes from beside its row (the neighbouring
+ * row, plane or image) are all replaced; a window that would reach outside [lo, hi), the memory
+ * of X, is read from a zero-padded copy of its row. |dx|, |dy| < 32 (module.c checks). */
+#define MOVE_MIRROR 1
+#define MOVE_EDGE 2
 typedef uint8_t half_u8 __attribute__((vector_size(16))); /* half a row: every build's width */
 typedef int8_t half_i8 __attribute__((vector_size(16)));
-static void move_image(const uint8_t* src, uint8_t* dst, int64_t d, int mirror, int dx, int dy,
+static void move_image(const uint8_t* src, uint8_t* dst, int64_t d, int flags, int dx, int dy,
                        const uint8_t* lo, const uint8_t* hi) {
     const half_u8 reverse = {15, 14, 13, 12, 11, 10, 9, 8, 7, 6, 5, 4, 3, 2, 1, 0};
     const half_i8 lane = {0, 1, 2, 3, 4, 5, 6, 7, 8, 9, 10, 11, 12, 13, 14, 15};
     const half_i8 from0 = lane - (int8_t)dx, from1 = from0 + 16; /* source column of lane x */
     const half_u8 keep0 = (half_u8)((from0 >= 0) & (from0 < 32));
     const half_u8 keep1 = (half_u8)((from1 >= 0) & (from1 < 32));
+    const int mirror = flags & MOVE_MIRROR, edge = flags & MOVE_EDGE;
     const int at = mirror ? dx : -dx; /* where the window starts, from its row */
+    /* with an edge, the column of the row that fills the uncovered lanes: the mirrored image's
+     * first column where the row moved right, its last where it moved left */
+    const int fill_at = (dx > 0) == !mirror ? 0 : 31;
     for (int64_t p = 0; p < d; p += 1024)
         for (int r = 0; r < 32; r++) {
             uint8_t* out = dst + p + 32 * r;
-            const int sr = r - dy; /* the source row */
+            int sr = r - dy; /* the source row */
+            if (edge) sr = sr < 0 ? 0 : sr > 31 ? 31 : sr;
             half_u8 a = {0}, b = {0}; /* output columns 0..15 and 16..31 */
             if (sr >= 0 && sr < 32) {
                 const uint8_t* row = src + p + 32 * sr;
@@ -349,6 +357,11 @@ static void move_image(const uint8_t* src, uint8_t* dst, int64_t d, int mirror, 
                 }
                 a &= keep0;
                 b &= keep1;
+                if (edge && dx) {
+                    const half_u8 fill = (half_u8){0} + row[fill_at];
+                    a |= fill & ~keep0;
+                    b |= fill & ~keep1;
+                }
             }
             memcpy(out, &a, 16);
             memcpy(out + 16, &b, 16);

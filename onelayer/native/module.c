@@ -68,8 +68,8 @@ static int check_shape(int64_t d, int K, int64_t ldx, int64_t n) {
     return 0;
 }
 
-/* the augmentation of count positions, 3 per position: mirror 0 or 1, then moves dx, dy within
- * an image's 32 pixels, on images of whole 32 x 32 planes (move_image) */
+/* the augmentation of count positions, 3 per position: flags (MOVE_MIRROR, MOVE_EDGE), then
+ * moves dx, dy within an image's 32 pixels, on images of whole 32 x 32 planes (move_image) */
 static int check_moves(const int8_t* moves, int64_t count, int64_t d) {
     if (d % 1024) {
         PyErr_Format(PyExc_ValueError, "augmentation moves images of 32 x 32 planes: d = %lld is "
@@ -78,8 +78,9 @@ static int check_moves(const int8_t* moves, int64_t count, int64_t d) {
     }
     for (int64_t t = 0; t < count; t++) {
         const int8_t* m = moves + 3 * t;
-        if (m[0] < 0 || m[0] > 1 || m[1] < -31 || m[1] > 31 || m[2] < -31 || m[2] > 31) {
-            PyErr_Format(PyExc_ValueError, "moves[%lld] = (%d, %d, %d): mirror must be 0 or 1 "
+        if (m[0] < 0 || m[0] > (MOVE_MIRROR | MOVE_EDGE) || m[1] < -31 || m[1] > 31 ||
+            m[2] < -31 || m[2] > 31) {
+            PyErr_Format(PyExc_ValueError, "moves[%lld] = (%d, %d, %d): flags must be 0 to 3 "
                          "and a move within -31 .. 31", (long long)t, m[0], m[1], m[2]);
             return -1;
         }

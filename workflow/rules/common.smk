@@ -1,6 +1,7 @@
 # Config validation and the helpers the rule files share.
 
 import os
+import re
 import sys
 from pathlib import Path
 
@@ -150,14 +151,19 @@ LOSSES_OUTPUTS = {
     "histograms": "results/losses/histograms.png",
     "loss_curves": "results/losses/curves.png",
 }
+PEERS_OUTPUTS = {
+    "peers_csv": "results/peers/comparison.csv",
+    "peers_md": "results/peers/comparison.md",
+    "peers_figure": "results/peers/accuracy.png",
+}
 LOSS_RUNS = [
     f"results/losses/{s}/{l}" for s in ("one_batch", "improved") for l in ("softmax", "bce")
 ]
 
 
 def experiment_outputs():
-    """Both of the above where config improvements is true (the default target, the report)."""
-    return {**IMPROVE_OUTPUTS, **LOSSES_OUTPUTS} if config["improvements"] else {}
+    """All of the above where config improvements is true (the default target, the report)."""
+    return {**IMPROVE_OUTPUTS, **LOSSES_OUTPUTS, **PEERS_OUTPUTS} if config["improvements"] else {}
 
 
 def loss_run_inputs(wildcards):
@@ -188,7 +194,7 @@ def replicated(folder, seed, part):
 # runs' settings (which give their seeds) are built only for the tables asked for.
 def replicates_of(kind, name):
     """An input function: the file ``name`` of every run folder of ``kind`` ("report", "grid",
-    "retrain", "ablation" or "losses") and of its seed replicates, run after run."""
+    "retrain", "ablation", "losses" or "peers") and of its seed replicates, run after run."""
 
     def files(wildcards):
         if kind == "report":
@@ -202,6 +208,8 @@ def replicates_of(kind, name):
         elif kind == "ablation":
             runs = [(f"results/improve/ablation/{step}", PLAN.ablation(step)[1])
                     for step in ABLATION_STEPS]  # fmt: skip
+        elif kind == "peers":
+            runs = [(f"results/peers/{p}", PLAN.peer(p)) for p in config["peers"]]
         else:
             runs = [(r, PLAN.loss_run(*r.split("/")[-2:])) for r in LOSS_RUNS]
         return [f"{d}/{name}" for folder, s in runs for d in replicated(folder, s.seed, kind)]

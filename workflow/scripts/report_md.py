@@ -4,7 +4,8 @@ from onelayer import steps
 from onelayer.logs import run_logged
 
 # the experiments' tables, where config improvements puts them into the report
-EXPERIMENTS = {"best": "best", "ablation": "ablation", "grid": "grid", "losses": "losses_csv"}
+EXPERIMENTS = {"best": "best", "ablation": "ablation", "grid": "grid", "losses": "losses_csv",
+               "peers": "peers_md"}  # fmt: skip
 
 run_logged(
     snakemake.log[0],
