@@ -27,7 +27,7 @@ POINTS = [f"lam~{lam}_eta~{eta}_nbatch~20" for lam in (0.0, 0.01) for eta in (0.
 ABLATION = {"base": {"lam": 0.1, "eta": 0.01, "n_epochs": 2},
             "steps": {"all_data": {"eval_train_subset": 200}, "average": {"average_last": 2},
                       "lower_lam": {"lam": 0.01}}}  # fmt: skip
-STEPS = ["base", "all_data", "flip", "decay", "translate", "average", "flip_average",
+STEPS = ["base", "all_data", "flip", "decay", "translate", "edge", "average", "flip_average",
          "lower_lam", "all"]  # fmt: skip
 # config.yaml's published recipes (`peers`), cut to 2 epochs and a training sample the tiny set
 # holds (a --configfile merges into them key by key)
@@ -115,11 +115,12 @@ def test_every_point_trains_in_its_folder_and_the_table_lists_them(tmp_path, tin
     assert (base["lam"], base["eta"], base["flip"], base["translate_px"], base["average_last"]) == (
         0.1, 0.01, 0, 0, 0)  # fmt: skip
     assert base["train_images"] == 200 and base["schedule"] == {"kind": "constant"}  # data_batch_1
-    keys = ("lam", "flip", "translate_px", "average_last", "schedule", "train_images",
+    keys = ("lam", "flip", "translate_px", "border", "average_last", "schedule", "train_images",
             "flip_average")  # fmt: skip
     changed = {s: {k for k in keys if runs[s][k] != base[k]} for s in STEPS}
     assert changed == {"base": set(), "all_data": {"train_images"}, "flip": {"flip"},
                        "decay": {"schedule"}, "translate": {"translate_px"},
+                       "edge": {"translate_px", "border"},
                        "average": {"average_last"},
                        "flip_average": {"flip_average"}, "lower_lam": {"lam"},
                        "all": set(keys)}  # fmt: skip
