@@ -212,29 +212,29 @@ def grid_heatmap(grid: list[dict], path, val_images: int) -> None:
 
 def peer_bars(rows: list[dict], path) -> None:
     """Test accuracy over seeds of our retrain and of each published recipe (rows of
-    results/peers/comparison.csv): the mean with one sd and the range, the published number (on
-    the official archive) as a cross."""
+    results/peers/comparison.csv): the mean (a dot) with one sd (the thick bar) and the range
+    (the thin line), the number each source published (on the official archive) as a cross."""
     fig, ax = plt.subplots(figsize=(8, 4))
-    margins(fig, left=0.7, top=0.3, bottom=0.9)
-    x = np.arange(len(rows))
-    mean = [r["test_mean"] or 0.0 for r in rows]
-    ax.bar(x, mean, 0.6, yerr=[r["test_sd"] or 0.0 for r in rows], capsize=4,
-           color=["tab:green" if i == 0 else "tab:blue" for i in range(len(rows))],
-           label="trained here: mean ± sd over seeds")  # fmt: skip
-    for xi, r in zip(x, rows):
+    margins(fig, left=0.7, top=0.3, bottom=0.45)
+    for x, r in enumerate(rows):
+        color = "tab:green" if x == 0 else "tab:blue"
         if r["seeds"]:
-            ax.vlines(xi + 0.2, r["test_min"], r["test_max"], color="black", lw=1)
-            ax.text(xi, r["test_mean"] + (r["test_sd"] or 0) + 0.05, f"{r['test_mean']:.2f}",
-                    ha="center", fontsize=8)  # fmt: skip
+            ax.vlines(x, r["test_min"], r["test_max"], color=color, lw=1)
+            ax.errorbar(x, r["test_mean"], yerr=r["test_sd"] or 0.0, fmt="o", color=color,
+                        elinewidth=4, capsize=0)  # fmt: skip
+            ax.annotate(f"{r['test_mean']:.2f}", (x, r["test_mean"]), xytext=(8, -3),
+                        textcoords="offset points", fontsize=8)  # fmt: skip
         if r["published"] is not None:
-            ax.plot(xi, r["published"], "x", color="red", ms=8)
+            ax.plot(x, r["published"], "x", color="red", ms=8)
+    ax.plot([], [], "o", color="tab:blue", label="trained here: mean, ± 1 sd, range over seeds")
     ax.plot([], [], "x", color="red", label="published (official archive)")
-    ax.set_xticks(x, [r["recipe"] for r in rows], fontsize=8)
+    ax.set_xticks(range(len(rows)), [r["recipe"] for r in rows], fontsize=8)
+    ax.set_xlim(-0.5, len(rows) - 0.5)
     ax.set_ylabel("test accuracy (%)")
     values = [v for r in rows for v in (r["test_min"], r["test_max"], r["published"]) if v is not None]
     if values:
-        ax.set_ylim(min(values) - 1.0, max(values) + 0.8)
-    ax.legend(loc="lower right", fontsize=8)
+        ax.set_ylim(min(values) - 0.3, max(values) + 0.3)
+    ax.legend(loc="lower left", fontsize=8)
     ax.grid(axis="y", alpha=0.3)
     save(fig, path)
 
