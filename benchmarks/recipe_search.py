@@ -67,8 +67,9 @@ CANDIDATES = {
 }
 
 
-def validate(dataset: Dataset, options: dict, seed: int, threads: int) -> np.ndarray:
-    """Per validation image, whether the model a run of these options writes gets it right."""
+def validate(dataset: Dataset, options: dict, seed: int, threads: int):
+    """Per validation image, whether the model a run of these options writes gets it right;
+    and that model (W, b)."""
     s = TrainSettings.from_dict({**OLD, **options, "seed": seed})
     data = dataset.training_data(inputs=s.inputs)
     result = train(data, s, threads)
@@ -78,7 +79,7 @@ def validate(dataset: Dataset, options: dict, seed: int, threads: int) -> np.nda
     trained = written if s.inputs == "standardised" else data.pixel_map
     W, b = test_time_model(result.W, result.b, trained, written, s.flip_average, s.shift_average,
                            s.border)  # fmt: skip
-    return correct(W, b, dataset, "val")
+    return correct(W, b, dataset, "val"), (W, b)
 
 
 def table(hits: dict[str, np.ndarray], seeds: list[int], images: int) -> str:
@@ -108,15 +109,20 @@ def main() -> None:
     logging.basicConfig(level=logging.WARNING)
     dataset = Dataset.load(args.data)
     names = args.only or list(CANDIDATES)
-    hits = {}
+    hits, models = {}, {}
     for name in names:
         start = time.perf_counter()
-        hits[name] = np.stack([validate(dataset, CANDIDATES[name], s, args.threads)
-                               for s in args.seeds])  # fmt: skip
+        runs = [validate(dataset, CANDIDATES[name], s, args.threads) for s in args.seeds]
+        hits[name], models[name] = np.stack([h for h, _ in runs]), [m for _, m in runs]
         print(f"{name}: {100 * hits[name].mean():.2f} % ({time.perf_counter() - start:.0f} s)",
               flush=True)  # fmt: skip
     if args.only:
         return
+    # weight averaging over seeds: the mean of the new recipe's models, one affine map, set
+    # against each seed's model (the same row for every seed)
+    W, b = (np.mean([m[i].astype(np.float64) for m in models[NEW]], axis=0) for i in (0, 1))
+    averaged = correct(W.astype(np.float32), b.astype(np.float32), dataset, "val")
+    hits[f"{NEW}, W and b averaged over the seeds"] = np.repeat(averaged[None], len(args.seeds), 0)
     text = table(hits, args.seeds, dataset.labels("val").size)
     Path(args.out).write_text(f"# Recipe search on validation\n\n`{' '.join(sys.argv)}`\n\n{text}")
     print(text)
