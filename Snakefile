@@ -3,6 +3,7 @@
 # snakemake --cores all                      the report's runs, figures, tables and report
 # snakemake --cores 1 results/lam0.5_eta0.01/metrics.json   any (lambda, eta) by its target
 # snakemake --cores all improve              bonus 2.1;  snakemake --cores all losses: bonus 2.2
+# snakemake --cores all peers                the published recipes trained here, against ours
 #
 # data/raw/cifar-10-python.tar.gz            downloaded, MD5-verified
 # data/raw/cifar-10-batches-py/*             the members the requested targets read
@@ -19,12 +20,14 @@
 # results/summary.{csv,md}                   ours over seeds beside the report's numbers
 # results/report.md                          generated report (snakemake --report for HTML)
 # results/improve/grid/lam~{lam}_eta~{eta}_nbatch~{n}/  one run folder per grid point
-# results/improve/grid.csv, grid_heatmap.png the grid's validation and test accuracy
+# results/improve/grid.csv, grid_heatmap.png each point's validation accuracy, probability of being best
 # results/improve/chosen.json                the point best on validation
 # results/improve/best/, best.json           that point retrained on train + val, tested once
 # results/improve/ablation/{step}/, ablation.csv   the report's best setting, each improvement, all
 # results/losses/{one_batch,improved}/{softmax,bce}/  the two losses compared
 # results/losses/comparison.{csv,md}, histograms.png, curves.png
+# results/peers/{name}/                      each published recipe (config peers), on the retrain's images
+# results/peers/comparison.{csv,md}, accuracy.png   each beside our retrain, paired on the test images
 # logs/<rule>/...                            one log per job; logs/benchmarks/ time and memory
 
 

@@ -178,11 +178,21 @@ def fma_peak(variant: str, cores: int, repeats: int = 5) -> float:
     return statistics.median(native.fma_peak(variant, 0.2, cores) for _ in range(repeats))
 
 
-# The experiments' recipe (config.yaml, experiments.train, at the grid's best point) for a few
-# epochs: flips and 1-pixel moves on the five-batch set, what a grid point spends its time on.
-RECIPE = dict(lam=0.003, eta=0.005, n_batch=200, flip=0.5, translate_px=1,
-              schedule={"kind": "cosine", "eta_min": 0}, eval_train_every=10,
-              eval_train_subset=5000)  # fmt: skip
+def config_recipe() -> dict:
+    """The experiments' recipe as config.yaml sets it (experiments.train, at the grid's first
+    lam, eta and n_batch) for a few epochs: flips and moves on the five-batch set, what a grid
+    point spends its time on. The epochs are --recipe-epochs; the averaging of the last epochs
+    and the test-time flip average, which cost nothing per epoch, are left out."""
+    import yaml
+
+    config = yaml.safe_load((Path(__file__).resolve().parents[1] / "config/config.yaml").read_text())
+    experiments = config["experiments"]
+    out = {k: v for k, v in experiments["train"].items()
+           if k not in ("n_epochs", "average_last", "flip_average")}  # fmt: skip
+    return {**out, **{k: experiments["grid"][k][0] for k in ("lam", "eta", "n_batch")}}
+
+
+RECIPE = config_recipe()
 
 
 def flop_per_recipe(d: int, n: int, n_val: int, n_epochs: int, K: int = 10, n_batch: int = 200,
@@ -203,7 +213,8 @@ def recipe_rows(path: str, epochs: int, repeats: int, limits: dict) -> list[dict
     training = data.training_data()
     n, d = training.pixels_train.shape
     subset = min(RECIPE["eval_train_subset"], n)  # a small set (the tests') is sampled whole
-    flop = flop_per_recipe(d, n, data.labels("val").size, epochs, subset=subset)
+    flop = flop_per_recipe(d, n, data.labels("val").size, epochs, n_batch=RECIPE["n_batch"],
+                           subset=subset, every=RECIPE["eval_train_every"])  # fmt: skip
     builds = [(f"native {v}", dict(backend="native"), v, 1) for v in native.runnable()]
     if 2 in limits:
         builds.append((f"native {native.runnable()[0]}, 2 threads", dict(backend="native"),
