@@ -426,13 +426,18 @@ static int cpus_here(void) {
  * up to SPINS_MAX (about 100 us: every wait of a team whose threads each have a CPU, as before
  * sleeping existed); each wait that has to sleep halves it, down to SPINS_MIN, so that where
  * threads outnumber the CPUs that run them a waiting thread soon gives its CPU to the one it
- * waits for instead of spinning it away. ``asymmetric`` (set before the threads start): a
- * raise makes no fence of its own, and a thread about to sleep calls barrier_all instead
- * (counter_raise): for a team with a CPU per thread, whose waits seldom sleep. */
+ * waits for instead of spinning it away. Set before the threads start: ``asymmetric``, a raise
+ * makes no fence of its own, and a thread about to sleep calls barrier_all instead
+ * (counter_raise): for a team with a CPU per thread, whose waits seldom sleep; ``chunk``, the
+ * column groups a gradient's hand-over passes on at once (share): 1 where every thread has a
+ * CPU, HAND_OVER_CHUNK where threads outnumber them, so that a thread waits, and so gives its
+ * CPU away, that many times less often. */
 typedef struct {
     int spins;
     int asymmetric;
+    int chunk;
 } waits;
+#define HAND_OVER_CHUNK 32
 #define SPINS_MAX 4096
 #define SPINS_MIN 16
 
@@ -529,9 +534,12 @@ static void team_run(team* tm, int want, void* (*fn)(void*), char* args, size_t 
     want = want < 1 ? 1 : want > MAX_THREADS ? MAX_THREADS : want;
     memset(tm, 0, sizeof *tm);
     tm->w.spins = SPINS_MAX;
+    tm->w.chunk = 1;
     if (want > 1) {
         pthread_once(&barrier_all_once, barrier_all_init);
-        tm->w.asymmetric = barrier_all_works && want <= cpus_here();
+        const int cpus = cpus_here(), fits = !cpus || want <= cpus; /* 0: unknown */
+        tm->w.asymmetric = barrier_all_works && cpus && fits;
+        tm->w.chunk = fits ? 1 : HAND_OVER_CHUNK;
     }
     tm->threads = want; /* read by no worker before go */
     while (made + 1 < want && !pthread_create(&th[made + 1], NULL, fn, args + (made + 1) * size))
