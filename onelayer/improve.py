@@ -23,7 +23,7 @@ from onelayer.errors import RunNameError
 from onelayer.naming import replicate_of
 from onelayer.replicates import group, paired
 from onelayer.settings import TrainSettings
-from onelayer.tables import Column, read_csv, write
+from onelayer.tables import Column, read_csv, rounded, write
 
 POINT_PATTERN = "lam~{lam}_eta~{eta}_nbatch~{nbatch}"
 
@@ -79,7 +79,7 @@ def grid_table(metrics_paths: list, data_path, out_csv) -> list[dict]:
         spread = g.spread("val_accuracy")
         rows.append({"point": Path(g.folder).name, **{k: own[k] for k in ("lam", "eta", "n_batch")},
                      "status": "ok" if not g.diverged else "diverged", "seeds": len(g.seeds),
-                     "val_accuracy": _round(spread.mean), "val_sd": _round(spread.sd),
+                     "val_accuracy": rounded(spread.mean), "val_sd": rounded(spread.sd),
                      "val_own": (g.own or {}).get("val_accuracy"), "p_best": None,
                      **{k: own[k] for k in ("final_train_loss", "final_val_loss", "train_seconds")}})  # fmt: skip
     ok = [i for i, r in enumerate(rows) if r["status"] == "ok"]
@@ -91,10 +91,6 @@ def grid_table(metrics_paths: list, data_path, out_csv) -> list[dict]:
             rows[i]["p_best"] = float(p)
     write(rows, GRID_COLUMNS, out_csv)
     return rows
-
-
-def _round(v, digits: int = 4):
-    return None if v is None or v != v else round(float(v), digits)
 
 
 def read_grid(grid_csv) -> list[dict]:
@@ -122,9 +118,9 @@ def seed_summary(metrics_paths: list) -> dict:
     own = reps.own["test_accuracy"] if reps.own else None
     low, high = stats.accuracy_interval(own, reps.own["test_images"]) if own is not None else (None, None)
     spread = reps.spread()
-    return {"test_accuracy": own, "test_low": _round(low), "test_high": _round(high),
-            "seeds": spread.n, "diverged": reps.diverged, "test_mean": _round(spread.mean),
-            "test_sd": _round(spread.sd), "test_min": spread.min if spread.n else None,
+    return {"test_accuracy": own, "test_low": rounded(low), "test_high": rounded(high),
+            "seeds": spread.n, "diverged": reps.diverged, "test_mean": rounded(spread.mean),
+            "test_sd": rounded(spread.sd), "test_min": spread.min if spread.n else None,
             "test_max": spread.max if spread.n else None}  # fmt: skip
 
 
@@ -204,12 +200,12 @@ def ablation_table(steps: list[str], data: list[str], metrics_paths: list, datas
         test, val = reps.spread(), reps.spread("val_accuracy")
         row = {"step": step, "data": kind, **{c.key: m.get(c.key) for c in ABLATION_COLUMNS[2:12]},
                "schedule": m["schedule"]["kind"], "status": "ok" if not reps.diverged else "diverged",
-               "seeds": test.n, "val_accuracy": _round(val.mean), "test_accuracy": _round(test.mean),
-               "test_sd": _round(test.sd)}  # fmt: skip
+               "seeds": test.n, "val_accuracy": rounded(val.mean), "test_accuracy": rounded(test.mean),
+               "test_sd": rounded(test.sd)}  # fmt: skip
         gain = paired(reps, base, dataset_of) if base is not None and step != "base" else None
         if gain is not None:
-            row.update(test_gain=_round(gain.estimate), gain_low=_round(gain.low),
-                       gain_high=_round(gain.high))  # fmt: skip
+            row.update(test_gain=rounded(gain.estimate), gain_low=rounded(gain.low),
+                       gain_high=rounded(gain.high))  # fmt: skip
         rows.append(row)
     write(rows, ABLATION_COLUMNS, out_csv)
     return rows

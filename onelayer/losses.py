@@ -20,7 +20,7 @@ from onelayer import model, stats
 from onelayer.atomic import write_json, write_text
 from onelayer.dataset import Dataset
 from onelayer.replicates import group, paired
-from onelayer.tables import Column, markdown, read_csv, write
+from onelayer.tables import Column, markdown, read_csv, rounded, write
 
 SETTINGS = ("one_batch", "improved")
 SETTING_NAMES = {"one_batch": "on one batch", "improved": "in the improved setting"}
@@ -66,10 +66,6 @@ def probability_of_truth(W: np.ndarray, b: np.ndarray, X: np.ndarray, y: np.ndar
     return P[y, np.arange(y.size)], np.argmax(S, axis=0) == y
 
 
-def _round(v, digits: int = 4):
-    return None if v is None or v != v else round(float(v), digits)
-
-
 def comparison_rows(runs: dict, differences: dict | None = None) -> list[dict]:
     """``runs``: {(setting, loss): Replicates}; one row per run: its settings, the mean over
     seeds of its accuracies (%) and the test accuracy's sd; the configured seed's final losses
@@ -82,11 +78,11 @@ def comparison_rows(runs: dict, differences: dict | None = None) -> list[dict]:
         test, val = reps.spread(), reps.spread("val_accuracy")
         row = {"setting": setting, "loss": loss, **{k: m.get(k) for k in
                ("eta", "lam", "n_batch", "n_epochs", "train_images", "final_train_loss", "final_val_loss")},
-               "seeds": test.n, "val_accuracy": _round(val.mean), "test_accuracy": _round(test.mean),
-               "test_sd": _round(test.sd)}  # fmt: skip
+               "seeds": test.n, "val_accuracy": rounded(val.mean), "test_accuracy": rounded(test.mean),
+               "test_sd": rounded(test.sd)}  # fmt: skip
         d = differences.get(setting) if loss == "bce" else None
         if d is not None:
-            row.update(vs_softmax=_round(d.estimate), vs_low=_round(d.low), vs_high=_round(d.high))
+            row.update(vs_softmax=rounded(d.estimate), vs_low=rounded(d.low), vs_high=rounded(d.high))
         train, val_loss = m["final_train_loss"], m["final_val_loss"]
         row["loss_gap"] = None if train is None or val_loss is None else round(val_loss - train, 6)
         rows.append(row)

@@ -14,7 +14,7 @@ from onelayer import stats
 from onelayer.atomic import write_text
 from onelayer.dataset import Dataset
 from onelayer.replicates import group, paired
-from onelayer.tables import Column, markdown, write
+from onelayer.tables import Column, markdown, rounded, write
 
 COLUMNS = [
     Column("recipe"), Column("source"), Column("description"), Column("published", float),
@@ -23,10 +23,6 @@ COLUMNS = [
     Column("ours_low", float), Column("ours_high", float),
 ]  # fmt: skip
 OURS = "ours"
-
-
-def _round(v, digits: int = 4):
-    return None if v is None or v != v else round(float(v), digits)
 
 
 def comparison_rows(ours_paths: list, peer_paths: list, peers: dict, data_path) -> list[dict]:
@@ -39,8 +35,8 @@ def comparison_rows(ours_paths: list, peer_paths: list, peers: dict, data_path) 
     def row(name, reps, source="", description="", published=None):
         s = reps.spread()
         return {"recipe": name, "source": source, "description": description,
-                "published": published, "seeds": s.n, "test_mean": _round(s.mean),
-                "test_sd": _round(s.sd), "test_min": s.min if s.n else None,
+                "published": published, "seeds": s.n, "test_mean": rounded(s.mean),
+                "test_sd": rounded(s.sd), "test_min": s.min if s.n else None,
                 "test_max": s.max if s.n else None}  # fmt: skip
 
     m = ours.own or next(iter(ours.runs.values()))[1]
@@ -50,7 +46,7 @@ def comparison_rows(ours_paths: list, peer_paths: list, peers: dict, data_path) 
         r = row(name, by_name[name], peer["source"], peer["recipe"], peer["published"])
         d = paired(ours, by_name[name], dataset)
         if d is not None:
-            r.update(ours_minus=_round(d.estimate), ours_low=_round(d.low), ours_high=_round(d.high))
+            r.update(ours_minus=rounded(d.estimate), ours_low=rounded(d.low), ours_high=rounded(d.high))
         rows.append(r)
     return rows
 

@@ -8,7 +8,7 @@ from onelayer import stats
 from onelayer.atomic import write_text
 from onelayer.naming import run_name
 from onelayer.replicates import group
-from onelayer.tables import Column, markdown, read_csv, write
+from onelayer.tables import Column, markdown, read_csv, rounded, write
 
 
 def _percent(v: float) -> str:
@@ -44,10 +44,6 @@ def _key(lam: float, eta: float) -> str:
     return run_name(float(lam), float(eta))
 
 
-def _round(v, digits: int = 4):
-    return None if v is None or v != v else round(float(v), digits)
-
-
 def summary_rows(metrics_paths: list, reference: list[dict]) -> list[dict]:
     """One row per run (the runs of ``metrics_paths``, run folders and their seed replicates,
     in the order each run first appears); the report's numbers matched by (lam, eta)."""
@@ -64,9 +60,9 @@ def summary_rows(metrics_paths: list, reference: list[dict]) -> list[dict]:
         status = own["status"] if own["status"] == "ok" else f"diverged at epoch {own['diverged_epoch']}"
         rows.append(dict(
             run=name, lam=own["lam"], eta=own["eta"], seed=own["seed"] if reps.own else None,
-            test_accuracy=ours, test_low=_round(low), test_high=_round(high),
-            seeds=spread.n, diverged=reps.diverged, seed_mean=_round(spread.mean),
-            seed_sd=_round(spread.sd), seed_min=spread.min if spread.n else None,
+            test_accuracy=ours, test_low=rounded(low), test_high=rounded(high),
+            seeds=spread.n, diverged=reps.diverged, seed_mean=rounded(spread.mean),
+            seed_sd=rounded(spread.sd), seed_min=spread.min if spread.n else None,
             seed_max=spread.max if spread.n else None, report_accuracy=theirs,
             mean_minus_report=None if theirs is None or not spread.n else round(spread.mean - theirs, 2),
             report_place=None if theirs is None else stats.place(theirs, spread),

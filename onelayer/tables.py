@@ -38,6 +38,11 @@ class Column:
         return format(value, self.fmt) if self.fmt else str(value)
 
 
+def rounded(v, digits: int = 4):
+    """A table's number: ``v`` rounded to ``digits``, or None where it is missing or NaN."""
+    return None if v is None or v != v else round(float(v), digits)
+
+
 def csv_text(rows: list[dict], columns: list[Column]) -> str:
     buf = io.StringIO()
     writer = csv.writer(buf, lineterminator="\n")
