@@ -9,7 +9,7 @@ run's own seed and the ``n - 1`` after it, so the configured seed's folder stays
 from __future__ import annotations
 
 import json
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from pathlib import Path
 
 import numpy as np
@@ -32,6 +32,8 @@ class Replicates:
     folder: str
     runs: dict  # seed: (folder, metrics)
     own: dict | None
+    # correct()'s answers, by (data set, split, seeds): a base row is paired with every other row
+    _correct: dict = field(default_factory=dict, repr=False, compare=False)
 
     @property
     def seeds(self) -> list[int]:
@@ -51,11 +53,17 @@ class Replicates:
     def correct(self, dataset, split: str, seeds: list[int] | None = None) -> np.ndarray:
         """Seeds x images: whether the model of each seed (those of ``seeds``, in that order)
         classifies each image of ``split`` correctly."""
-        rows = []
-        for seed in seeds if seeds is not None else self.seeds:
-            with np.load(Path(self.runs[seed][0]) / "model.npz", allow_pickle=False) as f:
-                rows.append(correct(f["W"], f["b"], dataset, split))
-        return np.array(rows)
+        seeds = tuple(seeds if seeds is not None else self.seeds)
+        key = (id(dataset), split, seeds)
+        if key not in self._correct:  # the data set kept beside its answers: its id stays its own
+            rows = []
+            for seed in seeds:
+                with np.load(Path(self.runs[seed][0]) / "model.npz", allow_pickle=False) as f:
+                    rows.append(correct(f["W"], f["b"], dataset, split))
+            rows = np.array(rows)
+            rows.setflags(write=False)
+            self._correct[key] = (dataset, rows)
+        return self._correct[key][1]
 
 
 def group(metrics_paths) -> dict[str, Replicates]:
